@@ -1,0 +1,71 @@
+-- Hearth schema: the single source of truth, applied at every start (idempotent).
+-- Times are INTEGER milliseconds since the Unix epoch (UTC).
+-- The schema version lives in PRAGMA user_version; src/db/mod.rs migrates older files.
+
+CREATE TABLE IF NOT EXISTS users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    display_name  TEXT    NOT NULL,
+    password_hash TEXT,                               -- NULL for guests (support visitors)
+    is_staff      INTEGER NOT NULL DEFAULT 0,
+    is_guest      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL
+);
+
+-- Opaque credentials. Only a SHA-256 of each value is stored.
+--   access: a bearer token; ticket: a single-use WebSocket ticket minted by an access token
+--   (parent_id); guest: a support visitor's resume token.
+CREATE TABLE IF NOT EXISTS tokens (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL CHECK (kind IN ('access', 'ticket', 'guest')),
+    hash       BLOB    NOT NULL UNIQUE,
+    parent_id  INTEGER REFERENCES tokens(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,                               -- NULL: never
+    revoked_at INTEGER,
+    used_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);
+CREATE INDEX IF NOT EXISTS tokens_parent ON tokens(parent_id);
+
+CREATE TABLE IF NOT EXISTS rooms (
+    id               INTEGER PRIMARY KEY,
+    name             TEXT    NOT NULL,
+    kind             TEXT    NOT NULL CHECK (kind IN ('group', 'direct', 'support')),
+    is_public        INTEGER NOT NULL DEFAULT 0,
+    direct_key       TEXT    UNIQUE,                  -- 'low_id:high_id' for direct rooms
+    support_user_id  INTEGER UNIQUE REFERENCES users(id), -- the visitor of a support room
+    created_by       INTEGER REFERENCES users(id),
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    last_activity_at INTEGER NOT NULL,                -- newest message's time, else creation
+    staff_last_read  INTEGER NOT NULL DEFAULT 0       -- support rooms: staff's shared read marker
+);
+CREATE INDEX IF NOT EXISTS rooms_public ON rooms(is_public, kind, last_activity_at);
+CREATE INDEX IF NOT EXISTS rooms_kind ON rooms(kind, last_activity_at);
+
+CREATE TABLE IF NOT EXISTS room_members (
+    room_id              INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id              INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    joined_at            INTEGER NOT NULL,
+    last_read_message_id INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS room_members_user ON room_members(user_id, room_id);
+
+-- AUTOINCREMENT: ids grow strictly with insertion order and are never reused, so
+-- "every message after id N" is a valid resume cursor.
+CREATE TABLE IF NOT EXISTS messages (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_id    INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    sender_id  INTEGER REFERENCES users(id),
+    content    TEXT    NOT NULL,
+    client_id  TEXT,
+    created_at INTEGER NOT NULL,
+    edited_at  INTEGER,
+    deleted    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
+    ON messages(sender_id, room_id, client_id) WHERE client_id IS NOT NULL;

@@ -1,0 +1,50 @@
+//! `/api/auth/*`.
+
+use super::{Auth, JsonBody};
+use crate::auth::{self, LoginRequest, RegisterRequest};
+use crate::error::AppError;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+async fn register(
+    state: web::Data<AppState>,
+    body: JsonBody<RegisterRequest>,
+) -> Result<HttpResponse, AppError> {
+    let grant = auth::register(&state, body.0).await?;
+    Ok(HttpResponse::Created().json(grant))
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    body: JsonBody<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(auth::login(&state, body.0).await?))
+}
+
+async fn logout(state: web::Data<AppState>, who: Auth) -> Result<HttpResponse, AppError> {
+    auth::logout(&state, &who.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn refresh(state: web::Data<AppState>, who: Auth) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(auth::refresh(&state, &who.0).await?))
+}
+
+async fn me(who: Auth) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "user": who.0.user }))
+}
+
+async fn ws_ticket(state: web::Data<AppState>, who: Auth) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Created().json(auth::ws_ticket(&state, &who.0).await?))
+}
+
+/// Registers the account routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/auth/register", web::post().to(register))
+        .route("/api/auth/login", web::post().to(login))
+        .route("/api/auth/logout", web::post().to(logout))
+        .route("/api/auth/refresh", web::post().to(refresh))
+        .route("/api/auth/me", web::get().to(me))
+        .route("/api/auth/ws-ticket", web::post().to(ws_ticket));
+}

@@ -1,0 +1,106 @@
+//! REST adapters. Handlers parse input with the extractors here, call an operation, and
+//! shape its answer; they hold no logic of their own.
+
+pub mod accounts;
+pub mod system;
+
+use crate::auth::{self, Credential, Principal};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::ws::handshake::bearer_header;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+/// A JSON body parsed into `T`, with the contract's errors: `invalid_json` for bad syntax or a
+/// non-JSON content type, `validation_failed` for the wrong shape, `payload_too_large` over the
+/// size limit.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.max_message_bytes)
+            .unwrap_or(64 * 1024);
+        let content_type_ok = match req.headers().get(header::CONTENT_TYPE) {
+            None => true,
+            Some(v) => {
+                let v = v.to_str().unwrap_or("").to_ascii_lowercase();
+                let essence = v.split(';').next().unwrap_or("").trim();
+                essence == "application/json" || essence.ends_with("+json")
+            }
+        };
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(AppError::InvalidJson(
+                    "expected Content-Type: application/json".into(),
+                ));
+            }
+            let too_large = || AppError::PayloadTooLarge(format!("body over {limit} bytes"));
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| AppError::invalid(format!("reading body: {e}")))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(AppError::InvalidJson("a JSON body is required".into()));
+            }
+            Ok(JsonBody(serde_json::from_slice(&body)?))
+        })
+    }
+}
+
+/// The authenticated caller of a REST call (`Authorization: Bearer` or `Token`).
+pub struct Auth(pub Principal);
+
+impl FromRequest for Auth {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let cred = bearer_header(req).map_or(Credential::None, Credential::Token);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::Internal("no state".into()))?;
+            Ok(Auth(auth::require(&state, cred).await?))
+        })
+    }
+}
+
+/// `Query<T>` with the contract's error for bad query strings.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|e, _| AppError::invalid(format!("query string: {e}")).into())
+}
+
+/// `Path<T>` errors (e.g. a non-numeric id) answer `not_found`.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into())
+}
+
+/// Registers every REST route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(query_config())
+        .app_data(path_config())
+        .configure(accounts::configure)
+        .configure(system::configure);
+}

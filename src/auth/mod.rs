@@ -1,0 +1,501 @@
+//! Accounts and credentials: register, login, logout, refresh, tickets, and resolving a
+//! credential to a [`Principal`]. Each operation is one function used by every transport.
+
+pub mod password;
+pub mod throttle;
+pub mod token;
+
+use crate::db::tokens::{self, Kind, TokenRow};
+use crate::db::users::{self, User};
+use crate::error::{AppError, AppResult};
+use crate::hub::Close;
+use crate::state::AppState;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Who is calling, and with which credential.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user (a guest user for support visitors).
+    pub user: User,
+    /// The access (or guest) token behind this call. For a socket opened with a ticket, the
+    /// access token that minted the ticket: logging that token out closes the socket.
+    pub token_id: i64,
+    /// When that token expires (`None`: never, as for guest tokens).
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Why a credential was refused. The `Display` text is the contract's close reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// No credential at all.
+    #[error("missing token")]
+    Missing,
+    /// Unknown token or ticket, or a ticket already used.
+    #[error("invalid token")]
+    Invalid,
+    /// Past its expiry.
+    #[error("expired token")]
+    Expired,
+    /// Logged out or refreshed away.
+    #[error("revoked token")]
+    Revoked,
+}
+
+impl From<AuthFailure> for AppError {
+    fn from(f: AuthFailure) -> Self {
+        AppError::Unauthenticated(f.to_string())
+    }
+}
+
+/// A credential as presented by a client, before it is checked.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// Nothing presented.
+    None,
+    /// A bearer token.
+    Token(String),
+    /// A single-use WebSocket ticket.
+    Ticket(String),
+    /// A support visitor's guest token.
+    Guest(String),
+}
+
+impl std::fmt::Debug for Credential {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Credential::None => "Credential::None",
+            Credential::Token(_) => "Credential::Token(..)",
+            Credential::Ticket(_) => "Credential::Ticket(..)",
+            Credential::Guest(_) => "Credential::Guest(..)",
+        })
+    }
+}
+
+/// A username that follows the contract's rules: 3–32 of `A-Z a-z 0-9 _ . -`.
+#[derive(Debug, Clone)]
+pub struct Username(String);
+
+impl Username {
+    /// Checks the rules.
+    pub fn parse(s: &str) -> AppResult<Username> {
+        let n = s.chars().count();
+        if !(3..=32).contains(&n) {
+            return Err(AppError::field("username", "must be 3 to 32 characters"));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(AppError::field(
+                "username",
+                "may contain only letters, digits, '_', '.' and '-'",
+            ));
+        }
+        Ok(Username(s.to_string()))
+    }
+
+    /// The username.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password of 8–1024 characters.
+pub struct Password(String);
+
+impl Password {
+    /// Checks the length.
+    pub fn parse(s: &str) -> AppResult<Password> {
+        let n = s.chars().count();
+        if !(8..=1024).contains(&n) {
+            return Err(AppError::field("password", "must be 8 to 1024 characters"));
+        }
+        Ok(Password(s.to_string()))
+    }
+}
+
+/// A display name: trimmed, 1–64 characters, no control characters.
+pub fn parse_display_name(s: &str) -> AppResult<String> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > 64 {
+        return Err(AppError::field(
+            "display_name",
+            "must be 1 to 64 characters",
+        ));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(AppError::field(
+            "display_name",
+            "must not contain control characters",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// `POST /api/auth/register` body.
+#[derive(Debug, Deserialize)]
+pub struct RegisterRequest {
+    /// Wanted username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Optional shown name (defaults to the username).
+    pub display_name: Option<String>,
+}
+
+/// `POST /api/auth/login` body.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    /// Username (case-insensitive).
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `{token, expires_at, user}`.
+#[derive(Debug, Serialize)]
+pub struct SessionGrant {
+    /// The new bearer token (shown once, never stored).
+    pub token: String,
+    /// Its expiry.
+    pub expires_at: Timestamp,
+    /// The user.
+    pub user: User,
+}
+
+/// `{token, expires_at}`.
+#[derive(Debug, Serialize)]
+pub struct TokenGrant {
+    /// The new bearer token.
+    pub token: String,
+    /// Its expiry.
+    pub expires_at: Timestamp,
+}
+
+/// `{ticket, expires_at}`.
+#[derive(Debug, Serialize)]
+pub struct TicketGrant {
+    /// The single-use ticket.
+    pub ticket: String,
+    /// Its expiry (60 s by default).
+    pub expires_at: Timestamp,
+}
+
+fn mint_access(
+    conn: &rusqlite::Connection,
+    user_id: i64,
+    ttl: std::time::Duration,
+) -> AppResult<(String, Timestamp)> {
+    let value = token::random_token();
+    let expires_at = Timestamp::now().plus(ttl);
+    tokens::insert(
+        conn,
+        user_id,
+        Kind::Access,
+        &token::hash_token(&value),
+        None,
+        Some(expires_at),
+    )?;
+    Ok((value, expires_at))
+}
+
+/// Creates an account and signs it in.
+pub async fn register(state: &AppState, req: RegisterRequest) -> AppResult<SessionGrant> {
+    if !state.config.registration_open {
+        return Err(AppError::Forbidden("registration is closed".into()));
+    }
+    let username = Username::parse(&req.username)?;
+    let password = Password::parse(&req.password)?;
+    let display_name = match req.display_name.as_deref() {
+        Some(d) => parse_display_name(d)?,
+        None => username.as_str().to_string(),
+    };
+    let ttl = state.config.token_ttl;
+    let mem = state.config.argon2_memory_kib;
+    state
+        .db
+        .call(move |conn| {
+            let hash = password::hash_password(&password.0, mem)?;
+            let tx = crate::db::write_tx(conn)?;
+            let user = users::insert(
+                &tx,
+                username.as_str(),
+                &display_name,
+                Some(&hash),
+                false,
+                false,
+            )?;
+            let (token, expires_at) = mint_access(&tx, user.id, ttl)?;
+            tx.commit()?;
+            Ok(SessionGrant {
+                token,
+                expires_at,
+                user,
+            })
+        })
+        .await
+}
+
+/// Creates an account from the command line (staff or not), outside any runtime.
+pub fn create_user_blocking(
+    db: &crate::db::Db,
+    username: &str,
+    password: &str,
+    is_staff: bool,
+) -> AppResult<User> {
+    let username = Username::parse(username)?;
+    let password = Password::parse(password)?;
+    let hash = password::hash_password(
+        &password.0,
+        crate::config::Config::default().argon2_memory_kib,
+    )?;
+    let conn = db.conn()?;
+    users::insert(
+        &conn,
+        username.as_str(),
+        username.as_str(),
+        Some(&hash),
+        is_staff,
+        false,
+    )
+}
+
+/// Signs in. Unknown users and wrong passwords get the same answer, in about the same time;
+/// repeated failures for one username are throttled.
+pub async fn login(state: &AppState, req: LoginRequest) -> AppResult<SessionGrant> {
+    if let Some(wait) = state.throttle.check(&req.username) {
+        return Err(AppError::RateLimited {
+            message: "too many failed logins for this username; try again later".into(),
+            retry_after: wait,
+        });
+    }
+    let ttl = state.config.token_ttl;
+    let dummy = state.dummy_hash.clone();
+    let username = req.username.clone();
+    let result = state
+        .db
+        .call(move |conn| {
+            let found = if req.username.len() <= 64 && req.password.len() <= 4096 {
+                users::by_username_with_hash(conn, &req.username)?
+            } else {
+                None
+            };
+            let (user, ok) = match found {
+                Some((user, Some(hash))) => {
+                    let ok = password::verify_password(&req.password, &hash);
+                    (Some(user), ok)
+                }
+                _ => {
+                    password::verify_password(&req.password, &dummy);
+                    (None, false)
+                }
+            };
+            match (user, ok) {
+                (Some(user), true) => {
+                    let (token, expires_at) = mint_access(conn, user.id, ttl)?;
+                    Ok(SessionGrant {
+                        token,
+                        expires_at,
+                        user,
+                    })
+                }
+                _ => Err(AppError::Unauthenticated(
+                    "invalid username or password".into(),
+                )),
+            }
+        })
+        .await;
+    match &result {
+        Ok(_) => state.throttle.clear(&username),
+        Err(AppError::Unauthenticated(_)) => state.throttle.record(&username),
+        Err(_) => {}
+    }
+    result
+}
+
+/// Revokes the caller's token and closes every socket that uses it.
+pub async fn logout(state: &AppState, who: &Principal) -> AppResult<()> {
+    let id = who.token_id;
+    state.db.call(move |conn| tokens::revoke(conn, id)).await?;
+    state
+        .hub
+        .close_token(id, Close::unauthenticated(AuthFailure::Revoked));
+    Ok(())
+}
+
+/// Issues a new token for the caller and revokes the old one (closing its sockets).
+pub async fn refresh(state: &AppState, who: &Principal) -> AppResult<TokenGrant> {
+    let (old, user_id, ttl) = (who.token_id, who.user.id, state.config.token_ttl);
+    let grant = state
+        .db
+        .call(move |conn| {
+            let tx = crate::db::write_tx(conn)?;
+            tokens::revoke(&tx, old)?;
+            let (token, expires_at) = mint_access(&tx, user_id, ttl)?;
+            tx.commit()?;
+            Ok(TokenGrant { token, expires_at })
+        })
+        .await?;
+    state
+        .hub
+        .close_token(old, Close::unauthenticated(AuthFailure::Revoked));
+    Ok(grant)
+}
+
+/// Mints a single-use WebSocket ticket bound to the caller's token.
+pub async fn ws_ticket(state: &AppState, who: &Principal) -> AppResult<TicketGrant> {
+    let (parent, user_id) = (who.token_id, who.user.id);
+    let expires_at = Timestamp::now().plus(state.config.ticket_ttl);
+    state
+        .db
+        .call(move |conn| {
+            let value = token::random_token();
+            tokens::insert(
+                conn,
+                user_id,
+                Kind::Ticket,
+                &token::hash_token(&value),
+                Some(parent),
+                Some(expires_at),
+            )?;
+            if rand::random_range(0..100) == 0 {
+                tokens::purge_stale_tickets(conn)?;
+            }
+            Ok(TicketGrant {
+                ticket: value,
+                expires_at,
+            })
+        })
+        .await
+}
+
+fn check_live(row: &TokenRow) -> Result<(), AuthFailure> {
+    if row.revoked_at.is_some() {
+        return Err(AuthFailure::Revoked);
+    }
+    if row.expires_at.is_some_and(|e| e <= Timestamp::now()) {
+        return Err(AuthFailure::Expired);
+    }
+    Ok(())
+}
+
+fn principal_for(
+    conn: &rusqlite::Connection,
+    row: &TokenRow,
+) -> AppResult<Result<Principal, AuthFailure>> {
+    Ok(match users::by_id(conn, row.user_id)? {
+        Some(user) => Ok(Principal {
+            user,
+            token_id: row.id,
+            expires_at: row.expires_at,
+        }),
+        None => Err(AuthFailure::Invalid),
+    })
+}
+
+/// Resolves a credential. The outer error is a storage failure; the inner one says why the
+/// credential was refused. A ticket is consumed by this call, whatever happens next.
+pub async fn authenticate(
+    state: &AppState,
+    cred: Credential,
+) -> AppResult<Result<Principal, AuthFailure>> {
+    match cred {
+        Credential::None => Ok(Err(AuthFailure::Missing)),
+        Credential::Token(v) => {
+            state
+                .db
+                .call(
+                    move |conn| match tokens::find(conn, Kind::Access, &token::hash_token(&v))? {
+                        None => Ok(Err(AuthFailure::Invalid)),
+                        Some(row) => match check_live(&row) {
+                            Err(f) => Ok(Err(f)),
+                            Ok(()) => principal_for(conn, &row),
+                        },
+                    },
+                )
+                .await
+        }
+        Credential::Guest(v) => {
+            state
+                .db
+                .call(
+                    move |conn| match tokens::find(conn, Kind::Guest, &token::hash_token(&v))? {
+                        None => Ok(Err(AuthFailure::Invalid)),
+                        Some(row) => match check_live(&row) {
+                            Err(f) => Ok(Err(f)),
+                            Ok(()) => principal_for(conn, &row),
+                        },
+                    },
+                )
+                .await
+        }
+        Credential::Ticket(v) => {
+            state
+                .db
+                .call(move |conn| {
+                    let tx = crate::db::write_tx(conn)?;
+                    let Some(ticket) = tokens::find(&tx, Kind::Ticket, &token::hash_token(&v))?
+                    else {
+                        return Ok(Err(AuthFailure::Invalid));
+                    };
+                    if ticket.used_at.is_some() || !tokens::mark_used(&tx, ticket.id)? {
+                        return Ok(Err(AuthFailure::Invalid));
+                    }
+                    tx.commit()?;
+                    if let Err(f) = check_live(&ticket) {
+                        return Ok(Err(f));
+                    }
+                    let parent = match ticket.parent_id {
+                        Some(p) => tokens::by_id(conn, p)?,
+                        None => None,
+                    };
+                    let Some(parent) = parent else {
+                        return Ok(Err(AuthFailure::Invalid));
+                    };
+                    if let Err(f) = check_live(&parent) {
+                        return Ok(Err(f));
+                    }
+                    principal_for(conn, &parent)
+                })
+                .await
+        }
+    }
+}
+
+/// Resolves a credential or fails with `unauthenticated` (for REST).
+pub async fn require(state: &AppState, cred: Credential) -> AppResult<Principal> {
+    Ok(authenticate(state, cred).await??)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn username_rules() {
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse("abc").is_ok());
+        assert!(Username::parse("a.b-c_D9").is_ok());
+        assert!(Username::parse(&"x".repeat(33)).is_err());
+        assert!(Username::parse("bad name").is_err());
+        assert!(Username::parse("héllo").is_err());
+    }
+
+    #[test]
+    fn password_and_display_name_rules() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse(&"p".repeat(1025)).is_err());
+        assert_eq!(parse_display_name("  Ann  ").unwrap(), "Ann");
+        assert!(parse_display_name("   ").is_err());
+        assert!(parse_display_name("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn credential_debug_hides_secret() {
+        let s = format!("{:?}", Credential::Token("secret-value".into()));
+        assert!(!s.contains("secret"));
+    }
+}

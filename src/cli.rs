@@ -1,0 +1,136 @@
+//! The command line: `hearth serve` and `hearth user create`.
+
+use crate::config::Config;
+use clap::{Args, Parser, Subcommand};
+use std::io::Read;
+use std::time::Duration;
+
+/// Hearth: real-time chat and tasks on one SQLite file.
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage users.
+    User {
+        /// What to do with users.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+/// `hearth user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        /// The username.
+        username: String,
+        /// Make the user staff (may use the support console).
+        #[arg(long)]
+        staff: bool,
+        /// Database file.
+        #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+        db: String,
+    },
+}
+
+/// `hearth serve` flags; each has an environment variable.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HEARTH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// SQLite database file, or :memory:.
+    #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+    pub db: String,
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "HEARTH_TOKEN_TTL", default_value_t = 12 * 3600)]
+    pub token_ttl: u64,
+    /// Refuse new registrations (403).
+    #[arg(long, env = "HEARTH_NO_REGISTRATION")]
+    pub no_registration: bool,
+    /// Another origin allowed to open WebSockets (repeatable; comma-separated in the env var).
+    #[arg(long, env = "HEARTH_ALLOWED_ORIGIN", value_delimiter = ',')]
+    pub allowed_origin: Vec<String>,
+    /// Server ping interval, seconds.
+    #[arg(long, env = "HEARTH_HEARTBEAT_INTERVAL", default_value_t = 20)]
+    pub heartbeat_interval: u64,
+    /// Close a silent socket after this many seconds (4408).
+    #[arg(long, env = "HEARTH_HEARTBEAT_TIMEOUT", default_value_t = 60)]
+    pub heartbeat_timeout: u64,
+    /// Largest WebSocket message / JSON body in bytes.
+    #[arg(long, env = "HEARTH_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+    /// Sustained client frames per second per socket.
+    #[arg(long, env = "HEARTH_MESSAGES_PER_SECOND", default_value_t = 20)]
+    pub messages_per_second: u32,
+    /// Open sockets allowed per user.
+    #[arg(long, env = "HEARTH_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
+    pub max_connections_per_user: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "HEARTH_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        ServeArgs::from_env_defaults()
+    }
+}
+
+impl ServeArgs {
+    fn from_env_defaults() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Only::parse_from(["hearth"]).args
+    }
+
+    /// The configuration these flags describe.
+    pub fn into_config(self) -> Config {
+        let d = Config::default();
+        Config {
+            bind: self.bind,
+            db: self.db,
+            workers: self.workers.unwrap_or(d.workers),
+            token_ttl: Duration::from_secs(self.token_ttl),
+            registration_open: !self.no_registration,
+            allowed_origins: self.allowed_origin,
+            heartbeat_interval: Duration::from_secs(self.heartbeat_interval.max(1)),
+            heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout.max(1)),
+            max_message_bytes: self.max_message_bytes,
+            messages_per_second: self.messages_per_second,
+            max_connections_per_user: self.max_connections_per_user,
+            ..d
+        }
+    }
+}
+
+/// `hearth user create`: reads the password from standard input (first line).
+pub fn user_create(username: &str, staff: bool, db: &str) -> Result<String, String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+    let password = input.lines().next().unwrap_or("");
+    let db = crate::db::Db::open(db).map_err(|e| e.to_string())?;
+    let user = crate::auth::create_user_blocking(&db, username, password, staff)
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "created user {} (id {}){}",
+        user.username,
+        user.id,
+        if user.is_staff { ", staff" } else { "" }
+    ))
+}

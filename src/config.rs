@@ -1,0 +1,90 @@
+//! Server configuration: one value that builds the whole app, for the binary and tests alike.
+
+use std::time::Duration;
+
+/// Everything [`crate::Server::start`] needs. `Config::default()` is what `hearth serve` runs
+/// with when no flag is given; tests start from [`Config::for_tests`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// SQLite file path, or `:memory:` for a fresh in-memory database.
+    pub db: String,
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Lifetime of an access token.
+    pub token_ttl: Duration,
+    /// Lifetime of a WebSocket ticket.
+    pub ticket_ttl: Duration,
+    /// `false` answers `POST /api/auth/register` with 403.
+    pub registration_open: bool,
+    /// Extra origins allowed to open WebSockets (besides the request's own host), e.g.
+    /// `https://chat.example.com`.
+    pub allowed_origins: Vec<String>,
+    /// The server pings every socket this often.
+    pub heartbeat_interval: Duration,
+    /// A socket that sends nothing for this long is closed with 4408.
+    pub heartbeat_timeout: Duration,
+    /// `token_expiring` is sent this long before a socket's token expires.
+    pub token_expiring_notice: Duration,
+    /// Largest WebSocket message and REST JSON body, in bytes.
+    pub max_message_bytes: usize,
+    /// Sustained client frames per second allowed on one socket.
+    pub messages_per_second: u32,
+    /// Outbound frames queued per socket before it is closed as a slow consumer (4008).
+    pub outbound_queue: usize,
+    /// Open sockets allowed per user; one more is closed with 4429.
+    pub max_connections_per_user: usize,
+    /// Failed logins for one username within `login_window` before logins are throttled.
+    pub login_max_failures: u32,
+    /// Window of the failed-login counter, and how long a throttled username waits.
+    pub login_window: Duration,
+    /// New support guests allowed per client address within `guest_window`.
+    pub guest_max_per_window: u32,
+    /// Window of the guest-creation counter.
+    pub guest_window: Duration,
+    /// Argon2 memory cost in KiB (the default is argon2's recommended 19 MiB).
+    pub argon2_memory_kib: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            db: "hearth.db".into(),
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            token_ttl: Duration::from_secs(12 * 3600),
+            ticket_ttl: Duration::from_secs(60),
+            registration_open: true,
+            allowed_origins: Vec::new(),
+            heartbeat_interval: Duration::from_secs(20),
+            heartbeat_timeout: Duration::from_secs(60),
+            token_expiring_notice: Duration::from_secs(60),
+            max_message_bytes: 64 * 1024,
+            messages_per_second: 20,
+            outbound_queue: 256,
+            max_connections_per_user: 32,
+            login_max_failures: 5,
+            login_window: Duration::from_secs(300),
+            guest_max_per_window: 20,
+            guest_window: Duration::from_secs(60),
+            argon2_memory_kib: 19 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests: a random port on loopback, a fresh in-memory database, one
+    /// worker, and a cheaper Argon2 so the suite stays fast.
+    pub fn for_tests() -> Self {
+        Config {
+            bind: "127.0.0.1:0".into(),
+            db: ":memory:".into(),
+            workers: 1,
+            argon2_memory_kib: 1024,
+            ..Config::default()
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Rooms, members and messages: SQL only.

@@ -1,0 +1,463 @@
+//! Fan-out of server frames to open WebSockets.
+//!
+//! Operations publish an event once to an [`Audience`]; the hub serializes nothing itself (the
+//! caller hands it bytes serialized once) and clones those bytes (a reference count) into each
+//! recipient's bounded queue with `try_send`. A socket whose queue is full is closed with 4008:
+//! a broadcast never waits for a slow client. [`Hub`] is a trait so that a multi-process backend
+//! (e.g. Redis pub/sub feeding each process's [`LocalHub`]) can be added without touching the
+//! operations.
+
+use crate::auth::AuthFailure;
+use crate::protocol::{CloseInfo, ServerMsg};
+use bytestring::ByteString;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, watch};
+
+/// Which WebSocket endpoint a connection is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `/ws/chat/`
+    Chat,
+    /// `/ws/tasks/`
+    Tasks,
+    /// `/ws/notifications/`
+    Notifications,
+    /// `/ws/support/`
+    Support,
+    /// `/ws/admin/chat/`
+    Admin,
+}
+
+/// What a connection's writer sends next.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A text frame (shared bytes).
+    Text(ByteString),
+    /// A heartbeat ping.
+    Ping,
+    /// A pong answering the client's ping.
+    Pong(bytes::Bytes),
+}
+
+/// How and why a connection is being closed. The first close requested wins.
+#[derive(Debug, Clone)]
+pub struct Close {
+    /// WebSocket close code.
+    pub code: u16,
+    /// Close reason (cut to 123 bytes on the wire).
+    pub reason: String,
+    /// The last frame sent before the close (the contract's final `error` frame).
+    pub last_frame: Option<ByteString>,
+    /// Whether queued frames are sent before closing (not for a slow consumer).
+    pub drain: bool,
+}
+
+impl Close {
+    /// A close without a final frame.
+    pub fn plain(code: u16, reason: &str) -> Close {
+        Close {
+            code,
+            reason: reason.to_string(),
+            last_frame: None,
+            drain: true,
+        }
+    }
+
+    /// A close preceded by the contract's final `error` frame.
+    pub fn with_error(
+        code: u16,
+        error_code: &'static str,
+        reason: &str,
+        retry: &'static str,
+        retry_after_ms: Option<u64>,
+    ) -> Close {
+        let frame = ServerMsg::Error {
+            code: error_code,
+            message: reason.to_string(),
+            fields: None,
+            close: Some(CloseInfo {
+                close_code: code,
+                retry,
+                retry_after_ms,
+            }),
+        }
+        .frame(None);
+        Close {
+            code,
+            reason: reason.to_string(),
+            last_frame: Some(frame),
+            drain: true,
+        }
+    }
+
+    /// 4401 with `unauthenticated` / `reauthenticate`.
+    pub fn unauthenticated(why: AuthFailure) -> Close {
+        Close::with_error(
+            4401,
+            "unauthenticated",
+            &why.to_string(),
+            "reauthenticate",
+            None,
+        )
+    }
+
+    /// 4401 with a custom reason.
+    pub fn unauthenticated_because(reason: &str) -> Close {
+        Close::with_error(4401, "unauthenticated", reason, "reauthenticate", None)
+    }
+
+    /// 4403 with `forbidden` / `never`.
+    pub fn forbidden(reason: &str) -> Close {
+        Close::with_error(4403, "forbidden", reason, "never", None)
+    }
+
+    /// 4429 with `rate_limited` / `backoff`.
+    pub fn rate_limited(reason: &str, retry_after_ms: u64) -> Close {
+        Close::with_error(
+            4429,
+            "rate_limited",
+            reason,
+            "backoff",
+            Some(retry_after_ms),
+        )
+    }
+
+    /// 4008 with `slow_consumer` / `backoff`; queued frames are dropped.
+    pub fn slow_consumer() -> Close {
+        let mut c = Close::with_error(
+            4008,
+            "slow_consumer",
+            "outbound queue overflowed; reconnect and sync",
+            "backoff",
+            Some(1000),
+        );
+        c.drain = false;
+        c
+    }
+}
+
+/// One open WebSocket as the hub sees it.
+pub struct Conn {
+    /// Process-unique id.
+    pub id: u64,
+    /// Endpoint.
+    pub endpoint: Endpoint,
+    /// The user (or guest user).
+    pub user_id: i64,
+    /// Staff may receive staff broadcasts on the admin endpoint.
+    pub is_staff: bool,
+    token_id: AtomicI64,
+    tx: mpsc::Sender<Outbound>,
+    close: watch::Sender<Option<Close>>,
+}
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Conn {
+    /// A connection with a bounded outbound queue of `capacity` frames. Returns the receiving
+    /// ends for its writer: the queue and the close signal.
+    pub fn new(
+        endpoint: Endpoint,
+        user_id: i64,
+        is_staff: bool,
+        token_id: i64,
+        capacity: usize,
+    ) -> (
+        Arc<Conn>,
+        mpsc::Receiver<Outbound>,
+        watch::Receiver<Option<Close>>,
+    ) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (close, close_rx) = watch::channel(None);
+        let conn = Arc::new(Conn {
+            id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+            endpoint,
+            user_id,
+            is_staff,
+            token_id: AtomicI64::new(token_id),
+            tx,
+            close,
+        });
+        (conn, rx, close_rx)
+    }
+
+    /// Queues a frame without waiting. A full queue closes the connection with 4008 and
+    /// returns `false`.
+    pub fn send(&self, out: Outbound) -> bool {
+        match self.tx.try_send(out) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(Close::slow_consumer());
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the writer to close the socket. Only the first request counts.
+    pub fn close(&self, close: Close) {
+        self.close.send_if_modified(|cur| {
+            if cur.is_none() {
+                *cur = Some(close);
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// A receiver that changes when a close is requested.
+    pub fn subscribe_close(&self) -> watch::Receiver<Option<Close>> {
+        self.close.subscribe()
+    }
+
+    /// Whether a close was requested.
+    pub fn is_closing(&self) -> bool {
+        self.close.borrow().is_some()
+    }
+
+    /// The access token this socket lives under now.
+    pub fn token_id(&self) -> i64 {
+        self.token_id.load(Ordering::Relaxed)
+    }
+
+    /// Switches the socket to another token (after `reauthenticate`).
+    pub fn set_token_id(&self, id: i64) {
+        self.token_id.store(id, Ordering::Relaxed);
+    }
+}
+
+/// Who receives a published frame.
+#[derive(Debug, Clone)]
+pub struct Audience {
+    /// Only sockets on this endpoint.
+    pub endpoint: Endpoint,
+    /// Which of them.
+    pub target: Target,
+}
+
+/// The recipients within an endpoint.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Every socket of these users.
+    Users(Vec<i64>),
+    /// Every socket of these users except those of one user (e.g. not the typist).
+    UsersExcept(Vec<i64>, i64),
+    /// Every staff socket.
+    Staff,
+}
+
+impl Audience {
+    /// Every socket of these users on `endpoint`.
+    pub fn users(endpoint: Endpoint, users: Vec<i64>) -> Self {
+        Audience {
+            endpoint,
+            target: Target::Users(users),
+        }
+    }
+
+    /// One user's sockets on `endpoint`.
+    pub fn user(endpoint: Endpoint, user: i64) -> Self {
+        Self::users(endpoint, vec![user])
+    }
+}
+
+/// Why a connection could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The user has too many open sockets.
+    #[error("too many connections for this user")]
+    TooManyConnections,
+}
+
+/// The fan-out interface the operations use.
+pub trait Hub: Send + Sync + 'static {
+    /// Adds a connection, or refuses it when its user has too many.
+    fn register(&self, conn: Arc<Conn>) -> Result<(), RegisterError>;
+    /// Removes a connection.
+    fn unregister(&self, conn_id: u64);
+    /// Delivers already-serialized bytes to an audience.
+    fn publish_bytes(&self, audience: &Audience, frame: ByteString);
+    /// Closes every socket living under a token (logout, refresh).
+    fn close_token(&self, token_id: i64, close: Close);
+    /// Closes every socket (shutdown).
+    fn close_all(&self, close: Close);
+    /// Open connections.
+    fn connection_count(&self) -> usize;
+    /// Resolves when no connection is registered.
+    fn wait_empty(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+}
+
+impl dyn Hub {
+    /// Serializes a pushed frame once and delivers it.
+    pub fn publish(&self, audience: &Audience, msg: &ServerMsg) {
+        self.publish_bytes(audience, msg.frame(None));
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    conns: HashMap<u64, Arc<Conn>>,
+    by_user: HashMap<i64, Vec<u64>>,
+}
+
+/// The in-process hub.
+pub struct LocalHub {
+    max_per_user: usize,
+    inner: RwLock<Registry>,
+    count: watch::Sender<usize>,
+}
+
+impl LocalHub {
+    /// A hub that allows `max_per_user` sockets per user.
+    pub fn new(max_per_user: usize) -> Self {
+        LocalHub {
+            max_per_user,
+            inner: RwLock::new(Registry::default()),
+            count: watch::channel(0).0,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Registry> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Hub for LocalHub {
+    fn register(&self, conn: Arc<Conn>) -> Result<(), RegisterError> {
+        let mut reg = self.write();
+        let ids = reg.by_user.entry(conn.user_id).or_default();
+        if ids.len() >= self.max_per_user {
+            return Err(RegisterError::TooManyConnections);
+        }
+        ids.push(conn.id);
+        reg.conns.insert(conn.id, conn);
+        self.count.send_replace(reg.conns.len());
+        Ok(())
+    }
+
+    fn unregister(&self, conn_id: u64) {
+        let mut reg = self.write();
+        if let Some(conn) = reg.conns.remove(&conn_id) {
+            if let Some(ids) = reg.by_user.get_mut(&conn.user_id) {
+                ids.retain(|&i| i != conn_id);
+                if ids.is_empty() {
+                    reg.by_user.remove(&conn.user_id);
+                }
+            }
+        }
+        self.count.send_replace(reg.conns.len());
+    }
+
+    fn publish_bytes(&self, audience: &Audience, frame: ByteString) {
+        let reg = self.read();
+        let deliver = |conn: &Arc<Conn>| {
+            if conn.endpoint == audience.endpoint {
+                conn.send(Outbound::Text(frame.clone()));
+            }
+        };
+        let for_users = |users: &[i64], except: Option<i64>| {
+            for uid in users {
+                if Some(*uid) == except {
+                    continue;
+                }
+                for id in reg.by_user.get(uid).into_iter().flatten() {
+                    if let Some(c) = reg.conns.get(id) {
+                        deliver(c);
+                    }
+                }
+            }
+        };
+        match &audience.target {
+            Target::Users(users) => for_users(users, None),
+            Target::UsersExcept(users, except) => for_users(users, Some(*except)),
+            Target::Staff => reg.conns.values().filter(|c| c.is_staff).for_each(deliver),
+        }
+    }
+
+    fn close_token(&self, token_id: i64, close: Close) {
+        for conn in self.read().conns.values() {
+            if conn.token_id() == token_id {
+                conn.close(close.clone());
+            }
+        }
+    }
+
+    fn close_all(&self, close: Close) {
+        for conn in self.read().conns.values() {
+            conn.close(close.clone());
+        }
+    }
+
+    fn connection_count(&self) -> usize {
+        *self.count.borrow()
+    }
+
+    fn wait_empty(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        let mut rx = self.count.subscribe();
+        Box::pin(async move {
+            let _ = rx.wait_for(|n| *n == 0).await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishes_to_members_on_the_endpoint_only() {
+        let hub = LocalHub::new(10);
+        let (a, mut arx, _) = Conn::new(Endpoint::Chat, 1, false, 11, 8);
+        let (b, mut brx, _) = Conn::new(Endpoint::Tasks, 1, false, 11, 8);
+        let (c, mut crx, _) = Conn::new(Endpoint::Chat, 2, false, 12, 8);
+        for conn in [&a, &b, &c] {
+            hub.register(conn.clone()).unwrap();
+        }
+        let hub: &dyn Hub = &hub;
+        hub.publish_bytes(&Audience::user(Endpoint::Chat, 1), "x".into());
+        assert!(matches!(arx.try_recv(), Ok(Outbound::Text(t)) if t == "x"));
+        assert!(brx.try_recv().is_err());
+        assert!(crx.try_recv().is_err());
+        hub.publish_bytes(
+            &Audience {
+                endpoint: Endpoint::Chat,
+                target: Target::UsersExcept(vec![1, 2], 1),
+            },
+            "y".into(),
+        );
+        assert!(arx.try_recv().is_err());
+        assert!(crx.try_recv().is_ok());
+    }
+
+    #[test]
+    fn full_queue_closes_with_4008() {
+        let hub = LocalHub::new(10);
+        let (a, _arx, close_rx) = Conn::new(Endpoint::Chat, 1, false, 11, 2);
+        hub.register(a.clone()).unwrap();
+        let aud = Audience::user(Endpoint::Chat, 1);
+        for _ in 0..3 {
+            (&hub as &dyn Hub).publish_bytes(&aud, "z".into());
+        }
+        assert_eq!(close_rx.borrow().as_ref().map(|c| c.code), Some(4008));
+    }
+
+    #[test]
+    fn per_user_limit_and_close_token() {
+        let hub = LocalHub::new(1);
+        let (a, _r1, close_a) = Conn::new(Endpoint::Chat, 1, false, 11, 2);
+        let (b, _r2, _) = Conn::new(Endpoint::Chat, 1, false, 11, 2);
+        hub.register(a.clone()).unwrap();
+        assert!(hub.register(b).is_err());
+        hub.close_token(11, Close::plain(4401, "revoked token"));
+        assert_eq!(close_a.borrow().as_ref().map(|c| c.code), Some(4401));
+        hub.unregister(a.id);
+        assert_eq!(hub.connection_count(), 0);
+    }
+}

@@ -1,0 +1,132 @@
+//! Hearth: a real-time chat and task server in one binary on an embedded SQLite database.
+//!
+//! [`Server::start`] builds the whole application from a [`Config`]; the binary and the
+//! integration tests start it the same way. The wire contract is `docs/protocol.md`.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod hub;
+pub mod metrics;
+pub mod protocol;
+pub mod state;
+pub mod support;
+pub mod tasks;
+pub mod time;
+pub mod ws;
+
+pub use config::Config;
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use hub::{Close, LocalHub};
+use state::AppState;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct Server {
+    port: u16,
+    handle: ServerHandle,
+    state: web::Data<AppState>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Opens the database, binds the listener and starts serving in the background.
+    pub async fn start(config: Config) -> std::io::Result<Server> {
+        let db = db::Db::open(&config.db).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let listener = TcpListener::bind(&config.bind)?;
+        let port = listener.local_addr()?.port();
+        let mem = config.argon2_memory_kib;
+        let dummy_hash = tokio::task::spawn_blocking(move || auth::password::dummy_hash(mem))
+            .await
+            .map_err(std::io::Error::other)?;
+        let state = web::Data::new(AppState {
+            hub: Arc::new(LocalHub::new(config.max_connections_per_user)),
+            throttle: auth::throttle::Throttle::new(config.login_max_failures, config.login_window),
+            guest_throttle: auth::throttle::Throttle::new(
+                config.guest_max_per_window,
+                config.guest_window,
+            ),
+            dummy_hash,
+            started: Instant::now(),
+            metrics: Default::default(),
+            db,
+            config,
+        });
+        let workers = state.config.workers.max(1);
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(api::system::access_log))
+                .configure(ws::configure)
+                .configure(api::configure)
+                .default_service(web::to(api::system::not_found))
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        tracing::info!(port, "hearth listening");
+        Ok(Server {
+            port,
+            handle,
+            state,
+            task,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests use it to reach the database or the hub).
+    pub fn state(&self) -> &web::Data<AppState> {
+        &self.state
+    }
+
+    /// Graceful stop: close every socket with 1001, let writers flush, stop HTTP.
+    pub async fn stop(self) {
+        self.state
+            .hub
+            .close_all(Close::plain(1001, "server shutting down"));
+        let _ = tokio::time::timeout(Duration::from_secs(3), self.state.hub.wait_empty()).await;
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+
+    /// Serves until SIGINT or SIGTERM, then stops gracefully.
+    pub async fn run_until_signal(self) -> std::io::Result<()> {
+        shutdown_signal().await?;
+        tracing::info!("shutting down");
+        self.stop().await;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

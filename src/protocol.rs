@@ -1,0 +1,247 @@
+//! The typed WebSocket protocol: client frames are one serde enum tagged by `type`
+//! ([`ClientMsg`]), server frames another ([`ServerMsg`]). Every server frame is wrapped with
+//! `request_id` and `timestamp` by [`ServerMsg::frame`], the only place frames are serialized.
+
+use crate::db::users::User;
+use crate::error::AppError;
+use crate::time::Timestamp;
+use bytestring::ByteString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The fields a closing `error` frame adds.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloseInfo {
+    /// The close code that follows.
+    pub close_code: u16,
+    /// `never`, `reauthenticate` or `backoff`.
+    pub retry: &'static str,
+    /// How long to wait before reconnecting, when known.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// `limits` in `connected`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Limits {
+    /// Largest accepted message.
+    pub max_message_bytes: usize,
+    /// Sustained client frames per second.
+    pub messages_per_second: u32,
+}
+
+/// A support visitor's identity in `connected`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuestInfo {
+    /// The guest user's id.
+    pub id: i64,
+    /// Shown name, e.g. `Visitor 7f3a`.
+    pub name: String,
+}
+
+/// Every frame the server sends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// First frame on every accepted socket.
+    Connected {
+        /// The authenticated user, or null for an anonymous visitor.
+        user: Option<User>,
+        /// This socket's id.
+        connection_id: String,
+        /// Server ping interval.
+        heartbeat_s: u64,
+        /// Size and rate limits.
+        limits: Limits,
+        /// Support visitors only.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        guest: Option<GuestInfo>,
+        /// Support visitors only: the token that resumes the conversation.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        guest_token: Option<String>,
+    },
+    /// Answer to `ping`.
+    Pong,
+    /// A failure; with `close` set it is the last frame before a close.
+    Error {
+        /// Contract error code.
+        code: &'static str,
+        /// Human text.
+        message: String,
+        /// Field errors of `validation_failed`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fields: Option<std::collections::BTreeMap<String, String>>,
+        /// Present on the final frame before a close.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        close: Option<CloseInfo>,
+    },
+    /// The socket's token expires soon.
+    TokenExpiring {
+        /// When.
+        expires_at: Timestamp,
+    },
+    /// `reauthenticate` succeeded.
+    Reauthenticated {
+        /// The new credential's expiry.
+        expires_at: Option<Timestamp>,
+    },
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    #[serde(flatten)]
+    msg: &'a ServerMsg,
+    request_id: Option<&'a Value>,
+    timestamp: Timestamp,
+}
+
+impl ServerMsg {
+    /// Serializes the frame with its `request_id` (null for pushes) and `timestamp`.
+    pub fn frame(&self, request_id: Option<&Value>) -> ByteString {
+        let env = Envelope {
+            msg: self,
+            request_id,
+            timestamp: Timestamp::now(),
+        };
+        match serde_json::to_string(&env) {
+            Ok(s) => s.into(),
+            Err(e) => {
+                tracing::error!(error = %e, "serializing a server frame");
+                r#"{"type":"error","code":"internal","message":"serialization failed","request_id":null}"#
+                    .into()
+            }
+        }
+    }
+
+    /// The `error` frame for a recoverable failure.
+    pub fn error(e: &AppError) -> ServerMsg {
+        if let AppError::Internal(detail) = e {
+            tracing::error!(%detail, "internal error");
+        }
+        ServerMsg::Error {
+            code: e.code(),
+            message: e.to_string(),
+            fields: e.fields().cloned(),
+            close: None,
+        }
+    }
+}
+
+/// Every frame a client may send (each endpoint accepts a subset).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Liveness check; answered with `pong`.
+    Ping,
+    /// Swap the socket's credential in-band.
+    Reauthenticate {
+        /// A new bearer token…
+        token: Option<String>,
+        /// …or a fresh ticket.
+        ticket: Option<String>,
+    },
+    /// Anything else: answered with `unknown_type`.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A parsed client frame with its `request_id`.
+#[derive(Debug)]
+pub struct Request {
+    /// Echoed in the reply (a string of up to 64 characters, or a number).
+    pub request_id: Option<Value>,
+    /// The `type` as sent (for `unknown_type` messages).
+    pub kind: String,
+    /// The typed frame.
+    pub msg: ClientMsg,
+}
+
+/// Parses a text frame. On failure returns the error and whatever `request_id` could be read,
+/// so the error frame can still echo it.
+pub fn parse_request(text: &str) -> Result<Request, (AppError, Option<Value>)> {
+    let value: Value = serde_json::from_str(text).map_err(|e| (AppError::from(e), None))?;
+    let Value::Object(obj) = &value else {
+        return Err((AppError::invalid("a frame must be a JSON object"), None));
+    };
+    let request_id = match obj.get("request_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.chars().count() <= 64 => Some(Value::String(s.clone())),
+        Some(Value::Number(n)) => Some(Value::Number(n.clone())),
+        Some(_) => {
+            return Err((
+                AppError::field("request_id", "must be a string of up to 64 characters"),
+                None,
+            ))
+        }
+    };
+    let kind = match obj.get("type") {
+        Some(Value::String(s)) => s.clone(),
+        _ => {
+            return Err((
+                AppError::field("type", "is required and must be a string"),
+                request_id,
+            ))
+        }
+    };
+    match serde_json::from_value::<ClientMsg>(value) {
+        Ok(msg) => Ok(Request {
+            request_id,
+            kind,
+            msg,
+        }),
+        Err(e) => Err((AppError::from(e), request_id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_type_request_id_and_timestamp() {
+        let f = ServerMsg::Pong.frame(Some(&Value::String("r1".into())));
+        let v: Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(v["type"], "pong");
+        assert_eq!(v["request_id"], "r1");
+        assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn closing_error_frame_has_close_fields() {
+        let f = crate::hub::Close::unauthenticated(crate::auth::AuthFailure::Expired)
+            .last_frame
+            .unwrap();
+        let v: Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["code"], "unauthenticated");
+        assert_eq!(v["close_code"], 4401);
+        assert_eq!(v["retry"], "reauthenticate");
+        assert!(v["retry_after_ms"].is_null());
+        assert_eq!(v["message"], "expired token");
+        assert!(v["request_id"].is_null());
+    }
+
+    #[test]
+    fn recoverable_error_has_no_close_fields() {
+        let f = ServerMsg::error(&AppError::invalid("x")).frame(None);
+        let v: Value = serde_json::from_str(&f).unwrap();
+        assert!(v.get("close_code").is_none());
+        assert_eq!(v["code"], "validation_failed");
+    }
+
+    #[test]
+    fn parse_errors() {
+        assert_eq!(parse_request("{").unwrap_err().0.code(), "invalid_json");
+        assert_eq!(
+            parse_request("[1]").unwrap_err().0.code(),
+            "validation_failed"
+        );
+        let (e, rid) = parse_request(r#"{"request_id":"a"}"#).unwrap_err();
+        assert_eq!(e.code(), "validation_failed");
+        assert_eq!(rid, Some(Value::String("a".into())));
+        let r = parse_request(r#"{"type":"nope","request_id":7}"#).unwrap();
+        assert!(matches!(r.msg, ClientMsg::Unknown));
+        assert_eq!(r.kind, "nope");
+        let long = format!(r#"{{"type":"ping","request_id":"{}"}}"#, "x".repeat(65));
+        assert!(parse_request(&long).is_err());
+    }
+}

@@ -1,0 +1,29 @@
+//! What every handler shares.
+
+use crate::auth::throttle::Throttle;
+use crate::config::Config;
+use crate::db::Db;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The application state behind `web::Data<AppState>`.
+pub struct AppState {
+    /// The configuration the server was started with.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// WebSocket fan-out.
+    pub hub: Arc<dyn Hub>,
+    /// Failed-login throttle, per username.
+    pub throttle: Throttle,
+    /// Guest-creation throttle, per client address.
+    pub guest_throttle: Throttle,
+    /// An Argon2 hash to verify against for unknown usernames (equal timing).
+    pub dummy_hash: String,
+    /// When the server started.
+    pub started: Instant,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}

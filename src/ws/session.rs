@@ -1,0 +1,433 @@
+//! One WebSocket from accept to close: authentication after the upgrade, the reader loop
+//! (requests, heartbeat, token expiry, flood control) and the writer task (the only code that
+//! touches the `Session`, draining the connection's bounded queue).
+
+use crate::auth::{self, AuthFailure, Credential, Principal};
+use crate::error::AppError;
+use crate::hub::{Close, Conn, Endpoint, Outbound};
+use crate::metrics::Metrics;
+use crate::protocol::{self, ClientMsg, GuestInfo, Limits, ServerMsg};
+use crate::state::AppState;
+use crate::time::Timestamp;
+use actix_web::web;
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseReason, Session};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, Instant};
+
+/// How long a closing writer may spend on its last frames before it gives up on the client.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// What a request handler sees: the state, the caller and their socket.
+pub struct Ctx {
+    /// Application state.
+    pub state: web::Data<AppState>,
+    /// The caller (updated by `reauthenticate`).
+    pub principal: Principal,
+    /// The caller's socket.
+    pub conn: Arc<Conn>,
+}
+
+/// Everything known at the upgrade.
+pub struct Handshake {
+    /// Endpoint.
+    pub endpoint: Endpoint,
+    /// Credential presented.
+    pub credential: Credential,
+    /// `{user_id}` of `/ws/notifications/{user_id}/`.
+    pub path_user: Option<String>,
+    /// Client address (for guest creation limits).
+    pub peer: Option<String>,
+}
+
+/// Runs a socket to its end. Spawned on the worker's local executor (the stream is not `Send`).
+pub async fn run(
+    state: web::Data<AppState>,
+    hs: Handshake,
+    session: Session,
+    stream: AggregatedMessageStream,
+) {
+    let (principal, guest) = match authenticate(&state, &hs).await {
+        Ok(p) => p,
+        Err(close) => return reject(session, close).await,
+    };
+    if let Err(close) = authorize(&hs, &principal) {
+        return reject(session, close).await;
+    }
+    let (conn, rx, close_rx) = Conn::new(
+        hs.endpoint,
+        principal.user.id,
+        principal.user.is_staff,
+        principal.token_id,
+        state.config.outbound_queue,
+    );
+    if state.hub.register(conn.clone()).is_err() {
+        return reject(
+            session,
+            Close::rate_limited("too many connections for this user", 5000),
+        )
+        .await;
+    }
+    Metrics::inc(&state.metrics.ws_accepted);
+    actix_web::rt::spawn(writer(state.clone(), session, rx, close_rx, conn.id));
+    let connected = ServerMsg::Connected {
+        user: (!principal.user.is_guest).then(|| principal.user.clone()),
+        connection_id: format!("c{}", conn.id),
+        heartbeat_s: state.config.heartbeat_interval.as_secs(),
+        limits: Limits {
+            max_message_bytes: state.config.max_message_bytes,
+            messages_per_second: state.config.messages_per_second,
+        },
+        guest: guest.as_ref().map(|(info, _)| info.clone()),
+        guest_token: guest.map(|(_, token)| token),
+    };
+    conn.send(Outbound::Text(connected.frame(None)));
+    let mut ctx = Ctx {
+        state,
+        principal,
+        conn,
+    };
+    match super::dispatch::on_connect(&ctx).await {
+        Ok(frames) => {
+            for f in frames {
+                ctx.conn.send(Outbound::Text(f.frame(None)));
+            }
+        }
+        Err(e) => {
+            ctx.conn
+                .send(Outbound::Text(ServerMsg::error(&e).frame(None)));
+        }
+    }
+    let close = read_loop(&mut ctx, stream).await;
+    ctx.conn.close(close);
+}
+
+/// Resolves the handshake credential, creating a guest on the support endpoint when there is
+/// none.
+async fn authenticate(
+    state: &AppState,
+    hs: &Handshake,
+) -> Result<(Principal, Option<(GuestInfo, String)>), Close> {
+    if hs.endpoint == Endpoint::Support && hs.credential == Credential::None {
+        return match crate::support::create_guest(state, hs.peer.as_deref()).await {
+            Ok((p, token)) => {
+                let info = GuestInfo {
+                    id: p.user.id,
+                    name: p.user.display_name.clone(),
+                };
+                Ok((p, Some((info, token))))
+            }
+            Err(AppError::RateLimited { retry_after, .. }) => Err(Close::rate_limited(
+                "too many new visitors from this address",
+                retry_after.as_millis() as u64,
+            )),
+            Err(_) => Err(Close::plain(1011, "internal error")),
+        };
+    }
+    match auth::authenticate(state, hs.credential.clone()).await {
+        Ok(Ok(p)) => Ok((p, None)),
+        Ok(Err(why)) => Err(Close::unauthenticated(why)),
+        Err(_) => Err(Close::plain(1011, "internal error")),
+    }
+}
+
+/// Endpoint rules that need the user: staff only on the admin console, one's own id on
+/// notifications.
+fn authorize(hs: &Handshake, p: &Principal) -> Result<(), Close> {
+    match hs.endpoint {
+        Endpoint::Admin if !p.user.is_staff => Err(Close::forbidden("staff only")),
+        Endpoint::Notifications => match &hs.path_user {
+            Some(id) if id.parse::<i64>().ok() != Some(p.user.id) => {
+                Err(Close::forbidden("not your notifications"))
+            }
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Accept-then-close: the final `error` frame, then the close code.
+async fn reject(mut session: Session, close: Close) {
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if let Some(f) = close.last_frame {
+            let _ = session.text(f).await;
+        }
+        let _ = session.close(Some(reason(close.code, close.reason))).await;
+    })
+    .await;
+}
+
+fn reason(code: u16, description: String) -> CloseReason {
+    CloseReason {
+        code: code.into(),
+        description: (!description.is_empty()).then_some(description),
+    }
+}
+
+/// The only task that writes to the socket. Ends after sending the close, or when the client
+/// is gone; then removes the connection from the hub.
+async fn writer(
+    state: web::Data<AppState>,
+    mut session: Session,
+    mut rx: mpsc::Receiver<Outbound>,
+    mut close_rx: watch::Receiver<Option<Close>>,
+    conn_id: u64,
+) {
+    let mut alive = true;
+    while alive {
+        tokio::select! {
+            biased;
+            _ = close_rx.changed() => break,
+            out = rx.recv() => match out {
+                None => break,
+                Some(out) => tokio::select! {
+                    biased;
+                    _ = close_rx.changed() => break,
+                    ok = send_one(&mut session, out) => alive = ok,
+                },
+            },
+        }
+    }
+    if alive {
+        let close = close_rx
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| Close::plain(1000, ""));
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            if close.drain {
+                while let Ok(out) = rx.try_recv() {
+                    if !send_one(&mut session, out).await {
+                        return;
+                    }
+                }
+            }
+            if let Some(f) = close.last_frame {
+                let _ = session.text(f).await;
+            }
+            let _ = session.close(Some(reason(close.code, close.reason))).await;
+        })
+        .await;
+    }
+    state.hub.unregister(conn_id);
+}
+
+async fn send_one(session: &mut Session, out: Outbound) -> bool {
+    match out {
+        Outbound::Text(t) => session.text(t).await.is_ok(),
+        Outbound::Ping => session.ping(b"hb").await.is_ok(),
+        Outbound::Pong(b) => session.pong(&b).await.is_ok(),
+    }
+}
+
+/// Token-bucket flood control for one socket's inbound frames.
+struct Flood {
+    rate: f64,
+    capacity: f64,
+    tokens: f64,
+    last: Instant,
+    strikes: u32,
+}
+
+impl Flood {
+    fn new(per_second: u32) -> Self {
+        let rate = f64::from(per_second.max(1));
+        Flood {
+            rate,
+            capacity: rate * 2.0,
+            tokens: rate * 2.0,
+            last: Instant::now(),
+            strikes: 0,
+        }
+    }
+
+    /// `Ok` to handle the frame; `Err(wait)` when over the rate.
+    fn take(&mut self) -> Result<(), Duration> {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(self.capacity);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            self.strikes = 0;
+            Ok(())
+        } else {
+            self.strikes += 1;
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+
+    /// Sustained flooding: far more refused frames in a row than a second's allowance.
+    fn sustained(&self) -> bool {
+        f64::from(self.strikes) > self.rate * 5.0
+    }
+}
+
+fn deadline_of(t: Option<Timestamp>) -> Option<Instant> {
+    t.map(|t| Instant::now() + t.remaining())
+}
+
+/// Reads until the socket should close; returns how.
+async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close {
+    let cfg = ctx.state.config.clone();
+    let mut closed = ctx.conn.subscribe_close();
+    let mut last_heard = Instant::now();
+    let mut pings = tokio::time::interval_at(
+        Instant::now() + cfg.heartbeat_interval,
+        cfg.heartbeat_interval,
+    );
+    let mut flood = Flood::new(cfg.messages_per_second);
+    let far = Instant::now() + Duration::from_secs(100 * 365 * 86400);
+    let mut expires = deadline_of(ctx.principal.expires_at);
+    let mut expiring_sent = false;
+    loop {
+        let expiry = expires.unwrap_or(far);
+        let notice = expires
+            .map(|e| e.checked_sub(cfg.token_expiring_notice).unwrap_or(e))
+            .unwrap_or(far);
+        tokio::select! {
+            biased;
+            _ = closed.changed() => return Close::plain(1000, ""),
+            _ = sleep_until(expiry), if expires.is_some() => {
+                return Close::unauthenticated(AuthFailure::Expired);
+            }
+            _ = sleep_until(last_heard + cfg.heartbeat_timeout) => {
+                return Close::plain(4408, "heartbeat timeout");
+            }
+            _ = pings.tick() => { ctx.conn.send(Outbound::Ping); }
+            _ = sleep_until(notice), if expires.is_some() && !expiring_sent => {
+                expiring_sent = true;
+                if let Some(at) = ctx.principal.expires_at {
+                    reply(ctx, ServerMsg::TokenExpiring { expires_at: at }, None);
+                }
+            }
+            msg = stream.recv() => {
+                last_heard = Instant::now();
+                let msg = match msg {
+                    None => return Close::plain(1000, ""),
+                    Some(Ok(m)) => m,
+                    Some(Err(actix_ws::ProtocolError::Overflow)) => {
+                        return Close::plain(1009, "message too big");
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "websocket protocol error");
+                        return Close::plain(1002, "protocol error");
+                    }
+                };
+                match msg {
+                    AggregatedMessage::Text(text) => {
+                        Metrics::inc(&ctx.state.metrics.ws_frames_in);
+                        if let Err(wait) = flood.take() {
+                            if flood.sustained() {
+                                return Close::rate_limited("sustained flooding", 5000);
+                            }
+                            let e = AppError::RateLimited {
+                                message: "too many messages; slow down".into(),
+                                retry_after: wait,
+                            };
+                            reply(ctx, ServerMsg::error(&e), None);
+                            continue;
+                        }
+                        if let Some(close) = handle_text(ctx, &text).await {
+                            return close;
+                        }
+                        let new_expiry = deadline_of(ctx.principal.expires_at);
+                        if new_expiry != expires {
+                            expires = new_expiry;
+                            expiring_sent = false;
+                        }
+                    }
+                    AggregatedMessage::Binary(_) => {
+                        reply(ctx, ServerMsg::error(&AppError::UnsupportedFrame), None);
+                    }
+                    AggregatedMessage::Ping(b) => { ctx.conn.send(Outbound::Pong(b)); }
+                    AggregatedMessage::Pong(_) => {}
+                    AggregatedMessage::Close(_) => return Close::plain(1000, ""),
+                }
+            }
+        }
+    }
+}
+
+/// Queues a reply on the caller's own socket.
+pub fn reply(ctx: &Ctx, msg: ServerMsg, request_id: Option<&Value>) {
+    ctx.conn.send(Outbound::Text(msg.frame(request_id)));
+}
+
+/// Handles one text frame. `Some(close)` ends the socket.
+async fn handle_text(ctx: &mut Ctx, text: &str) -> Option<Close> {
+    let req = match protocol::parse_request(text) {
+        Ok(r) => r,
+        Err((e, rid)) => {
+            reply(ctx, ServerMsg::error(&e), rid.as_ref());
+            return None;
+        }
+    };
+    let rid = req.request_id.as_ref();
+    let result = match req.msg {
+        ClientMsg::Ping => Ok(Some(ServerMsg::Pong)),
+        ClientMsg::Reauthenticate { token, ticket } => {
+            return reauthenticate(ctx, token, ticket, rid).await;
+        }
+        ClientMsg::Unknown => Err(AppError::UnknownType(format!(
+            "unknown type '{}'",
+            req.kind
+        ))),
+        #[allow(unreachable_patterns)] // until the endpoints add their own frame types
+        other => super::dispatch::handle(ctx, other).await,
+    };
+    match result {
+        Ok(Some(msg)) => reply(ctx, msg, rid),
+        Ok(None) => {}
+        Err(e) => reply(ctx, ServerMsg::error(&e), rid),
+    }
+    None
+}
+
+/// Swaps the socket's credential for another of the same user, or closes with 4401.
+async fn reauthenticate(
+    ctx: &mut Ctx,
+    token: Option<String>,
+    ticket: Option<String>,
+    rid: Option<&Value>,
+) -> Option<Close> {
+    let cred = match (ticket, token) {
+        (Some(t), _) if !t.is_empty() => Credential::Ticket(t),
+        (_, Some(t)) if !t.is_empty() => Credential::Token(t),
+        _ => Credential::None,
+    };
+    let refused = |reason: &str| {
+        let mut c = Close::unauthenticated_because(reason);
+        // The final frame answers the request: echo its id.
+        c.last_frame = Some(
+            ServerMsg::Error {
+                code: "unauthenticated",
+                message: reason.to_string(),
+                fields: None,
+                close: Some(protocol::CloseInfo {
+                    close_code: 4401,
+                    retry: "reauthenticate",
+                    retry_after_ms: None,
+                }),
+            }
+            .frame(rid),
+        );
+        Some(c)
+    };
+    match auth::authenticate(&ctx.state, cred).await {
+        Ok(Ok(p)) if p.user.id == ctx.principal.user.id => {
+            ctx.conn.set_token_id(p.token_id);
+            let expires_at = p.expires_at;
+            ctx.principal = p;
+            reply(ctx, ServerMsg::Reauthenticated { expires_at }, rid);
+            None
+        }
+        Ok(Ok(_)) => refused("credential belongs to another user"),
+        Ok(Err(why)) => refused(&why.to_string()),
+        Err(e) => {
+            reply(ctx, ServerMsg::error(&e), rid);
+            None
+        }
+    }
+}

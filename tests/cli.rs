@@ -1,0 +1,99 @@
+//! The real binary: `hearth user create` and `hearth serve` with a clean SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_hearth"))
+}
+
+#[tokio::test]
+async fn user_create_then_serve_then_sigterm() {
+    let dir = std::env::temp_dir().join(format!("hearth-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("cli.db");
+    let db = db.to_str().unwrap();
+
+    // Create a staff user, password on standard input.
+    let mut create = bin()
+        .args(["user", "create", "root_admin", "--staff", "--db", db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    create
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-password\n")
+        .unwrap();
+    let out = create.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("staff"));
+    // A short password is refused with a non-zero exit.
+    let mut bad = bin()
+        .args(["user", "create", "other", "--db", db])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    bad.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    assert!(!bad.wait_with_output().unwrap().status.success());
+
+    // Serve on a free port (flags via the environment), find it in the log.
+    let mut server = bin()
+        .arg("serve")
+        .env("HEARTH_BIND", "127.0.0.1:0")
+        .env("HEARTH_DB", db)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = server.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(p) = line.split("port=").nth(1) {
+                let port: String = p.chars().take_while(char::is_ascii_digit).collect();
+                let _ = tx.send(port);
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("server logged its port");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let health: serde_json::Value = http
+        .get(format!("{base}/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let login: serde_json::Value = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": "root_admin", "password": "s3cret-password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(login["user"]["is_staff"], true);
+
+    // SIGTERM: exit 0.
+    let status = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(code.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
