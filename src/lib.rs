@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -47,8 +48,29 @@ impl Server {
         let dummy_hash = tokio::task::spawn_blocking(move || auth::password::dummy_hash(mem))
             .await
             .map_err(std::io::Error::other)?;
+        let hub: Arc<dyn hub::Hub> = Arc::new(LocalHub::new(config.max_connections_per_user));
+        let metrics = Arc::new(metrics::Metrics::default());
+        let newest: i64 = db
+            .call(|c| {
+                Ok(
+                    c.query_row("SELECT COALESCE(max(id), 0) FROM messages", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let latest_message = tokio::sync::watch::channel(newest).0;
+        let writer = chat::writer::MessageWriter::start(chat::writer::WriterDeps {
+            db: db.clone(),
+            hub: hub.clone(),
+            latest: latest_message.clone(),
+            metrics: metrics.clone(),
+        })?;
         let state = web::Data::new(AppState {
-            hub: Arc::new(LocalHub::new(config.max_connections_per_user)),
+            hub,
+            writer,
+            latest_message,
             throttle: auth::throttle::Throttle::new(config.login_max_failures, config.login_window),
             guest_throttle: auth::throttle::Throttle::new(
                 config.guest_max_per_window,
@@ -56,7 +78,7 @@ impl Server {
             ),
             dummy_hash,
             started: Instant::now(),
-            metrics: Default::default(),
+            metrics,
             db,
             config,
         });
@@ -104,6 +126,8 @@ impl Server {
         let _ = tokio::time::timeout(Duration::from_secs(3), self.state.hub.wait_empty()).await;
         self.handle.stop(true).await;
         let _ = self.task.await;
+        // Everything acknowledged is already committed; let queued sends finish too.
+        self.state.writer.flush().await;
     }
 
     /// Serves until SIGINT or SIGTERM, then stops gracefully.

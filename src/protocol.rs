@@ -2,7 +2,9 @@
 //! ([`ClientMsg`]), server frames another ([`ServerMsg`]). Every server frame is wrapped with
 //! `request_id` and `timestamp` by [`ServerMsg::frame`], the only place frames are serialized.
 
-use crate::db::users::User;
+use crate::chat;
+use crate::db::chat::{Message, Room};
+use crate::db::users::{User, UserRef};
 use crate::error::AppError;
 use crate::time::Timestamp;
 use bytestring::ByteString;
@@ -84,6 +86,108 @@ pub enum ServerMsg {
         /// The new credential's expiry.
         expires_at: Option<Timestamp>,
     },
+    /// Reply to `get_room_list`.
+    RoomList {
+        /// The caller's rooms, most recent activity first.
+        rooms: Vec<Room>,
+    },
+    /// Reply to `get_room` and `open_direct`.
+    Room {
+        /// The room.
+        room: Room,
+    },
+    /// Reply to `create_room`.
+    RoomCreated {
+        /// The new room.
+        room: Room,
+    },
+    /// Reply to `get_public_rooms`.
+    PublicRoomList {
+        /// Public group rooms, most active first.
+        rooms: Vec<Room>,
+    },
+    /// Reply to `join_room`.
+    RoomJoined {
+        /// The room.
+        room: Room,
+    },
+    /// Reply to `leave_room`.
+    RoomLeft {
+        /// The room.
+        room_id: i64,
+    },
+    /// Reply to `add_member`.
+    MemberAdded {
+        /// The room.
+        room_id: i64,
+        /// Who was added.
+        user: User,
+    },
+    /// Reply to `get_messages`.
+    Messages(chat::MessagePage),
+    /// Reply to `send_message`.
+    MessageSent {
+        /// The stored message.
+        message: Message,
+    },
+    /// Reply to and push of `edit_message`.
+    MessageUpdated {
+        /// The edited message.
+        message: Message,
+    },
+    /// Reply to and push of `delete_message`.
+    MessageDeleted {
+        /// The room.
+        room_id: i64,
+        /// The deleted message.
+        message_id: i64,
+    },
+    /// Reply to `mark_read`.
+    ReadMarked(chat::ReadMarked),
+    /// Reply to `sync`.
+    Sync(chat::SyncPage),
+    /// Push: a new message in one of the caller's rooms.
+    Message {
+        /// The message.
+        message: Message,
+    },
+    /// Push: a room changed or was shared with the caller.
+    RoomUpdated {
+        /// The room, as the recipient sees it.
+        room: Room,
+    },
+    /// Push: someone joined a room.
+    MemberJoined {
+        /// The room.
+        room_id: i64,
+        /// Who.
+        user: User,
+    },
+    /// Push: someone left a room.
+    MemberLeft {
+        /// The room.
+        room_id: i64,
+        /// Who.
+        user: User,
+    },
+    /// Push: someone is typing (never sent to the typist).
+    Typing {
+        /// The room.
+        room_id: i64,
+        /// Who.
+        user: UserRef,
+        /// Started or stopped.
+        is_typing: bool,
+    },
+    /// Push: a member's read marker moved.
+    ReadReceipt {
+        /// The room.
+        room_id: i64,
+        /// Who.
+        user_id: i64,
+        /// Their marker.
+        last_read_message_id: i64,
+    },
 }
 
 #[derive(Serialize)]
@@ -139,6 +243,36 @@ pub enum ClientMsg {
         /// …or a fresh ticket.
         ticket: Option<String>,
     },
+    /// `get_room_list`
+    GetRoomList,
+    /// `get_room {room_id}`
+    GetRoom(chat::RoomRef),
+    /// `create_room {name, is_public?, members?}`
+    CreateRoom(chat::CreateRoom),
+    /// `open_direct {username}`
+    OpenDirect(chat::OpenDirect),
+    /// `get_public_rooms {query?, limit?}`
+    GetPublicRooms(chat::PublicRooms),
+    /// `join_room {room_id}`
+    JoinRoom(chat::RoomRef),
+    /// `leave_room {room_id}`
+    LeaveRoom(chat::RoomRef),
+    /// `add_member {room_id, username}`
+    AddMember(chat::AddMember),
+    /// `get_messages {room_id, before?, after?, limit?}`
+    GetMessages(chat::GetMessages),
+    /// `send_message {room_id, content, client_id?}`
+    SendMessage(chat::SendMessage),
+    /// `edit_message {message_id, content}`
+    EditMessage(chat::EditMessage),
+    /// `delete_message {message_id}`
+    DeleteMessage(chat::MessageRef),
+    /// `mark_read {room_id, message_id?}`
+    MarkRead(chat::MarkRead),
+    /// `typing {room_id, is_typing}`
+    Typing(chat::Typing),
+    /// `sync {after, limit?}`
+    Sync(chat::Sync),
     /// Anything else: answered with `unknown_type`.
     #[serde(other)]
     Unknown,

@@ -1,12 +1,14 @@
 //! What every handler shares.
 
 use crate::auth::throttle::Throttle;
+use crate::chat::writer::MessageWriter;
 use crate::config::Config;
 use crate::db::Db;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::watch;
 
 /// The application state behind `web::Data<AppState>`.
 pub struct AppState {
@@ -25,5 +27,9 @@ pub struct AppState {
     /// When the server started.
     pub started: Instant,
     /// Counters for `/metrics`.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// The group-commit message writer.
+    pub writer: MessageWriter,
+    /// The newest stored message id (long-polls wait on it).
+    pub latest_message: watch::Sender<i64>,
 }

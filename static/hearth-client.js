@@ -49,6 +49,7 @@ export const DEFAULTS = Object.freeze({
   stableAfter: 10000, // ms, a connection that lived this long resets the backoff
   idleProbe: 45000, // ms of silence on an open socket before a `ping` checks it is still alive
   probeTimeout: 8000, // ms, a ping without any answer by then means the socket is dead: reconnect
+  connectTimeout: 15000, // ms from creating the WebSocket to the server's `connected` frame
   refreshAhead: 45000, // ms before the token expires to refresh it if no socket said token_expiring
   longPollFallback: true, // while /ws/chat/ is down, long-poll GET /api/sync so messages still arrive
   longPollDelay: 3000, // ms the chat socket must be down before the long-poll starts
@@ -294,6 +295,7 @@ export class Socket extends Emitter {
     this._openedAt = 0;
     this._lastHeard = 0;
     this._probeTimer = null;
+    this._connectTimer = null;
     this._probing = false;
     this._seen = new Set();
     this._stateListeners = new Set();
@@ -471,6 +473,7 @@ export class Socket extends Emitter {
     const ws = this._ws;
     this._ws = null;
     this._stopProbe();
+    this._clearConnectTimer();
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     try { if (ws.readyState <= 1) ws.close(code, reason); } catch { /* already closing */ }
@@ -528,6 +531,10 @@ export class Socket extends Emitter {
     ws.onmessage = (ev) => { if (this._ws === ws) this._onFrame(ev.data); };
     ws.onclose = (ev) => { if (this._ws === ws) this._onClose(ev); };
     ws.onerror = () => { /* a close event follows */ };
+    this._connectTimer = setTimeout(() => {
+      this._connectTimer = null;
+      if (this._ws === ws && this.state !== 'open') this._dropAndReconnect('no connected frame');
+    }, c.opts.connectTimeout);
   }
 
   _connectFailed(err) {
@@ -596,6 +603,7 @@ export class Socket extends Emitter {
 
   _onConnected(f) {
     const c = this.client;
+    this._clearConnectTimer();
     this.connected = f;
     this._openedAt = Date.now();
     this._authRetried = false;
@@ -642,6 +650,7 @@ export class Socket extends Emitter {
     this._ws = null;
     if (ws) ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     this._stopProbe();
+    this._clearConnectTimer();
     const final = this._final;
     this._final = null;
     const code = (ev && ev.code) || 1006;
@@ -723,6 +732,11 @@ export class Socket extends Emitter {
     }, Math.max(1000, Math.min(idle, 15000)));
   }
 
+  _clearConnectTimer() {
+    if (this._connectTimer) clearTimeout(this._connectTimer);
+    this._connectTimer = null;
+  }
+
   _stopProbe() {
     if (this._probeTimer) clearInterval(this._probeTimer);
     this._probeTimer = null;
@@ -780,6 +794,7 @@ export class HearthClient extends Emitter {
     this._seq = 0;
     this._refreshing = null;
     this._refreshTimer = null;
+    this._tokenIssuedAt = 0;
     this._resumeSeq = 0;
     this._poll = null;
     this._pollStartTimer = null;
@@ -863,6 +878,7 @@ export class HearthClient extends Emitter {
   _storeToken(token, expiresAt) {
     this.token = token;
     this.tokenExpiresAt = expiresAt || null;
+    this._tokenIssuedAt = Date.now();
     this._write(KEYS.token, token);
     this._write(KEYS.expires, expiresAt || null);
     this._scheduleProactiveRefresh();
@@ -1064,6 +1080,9 @@ export class HearthClient extends Emitter {
     if (this.tokenExpiresAt && Date.parse(this.tokenExpiresAt) <= Date.now()) {
       throw new HearthError('token expired', { code: 'unauthenticated', status: 401 });
     }
+    // A token refreshed moments ago is not refreshed again (a socket closed as the old token was revoked
+    // would otherwise revoke the new one): reconnect with it once; a second 4401 signs out.
+    if (this._tokenIssuedAt && Date.now() - this._tokenIssuedAt < 10000 && this.stats.refreshes > 0) return this.token;
     return this.refresh();
   }
 

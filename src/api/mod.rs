@@ -2,6 +2,7 @@
 //! shape its answer; they hold no logic of their own.
 
 pub mod accounts;
+pub mod chat;
 pub mod system;
 
 use crate::auth::{self, Credential, Principal};
@@ -20,51 +21,84 @@ use serde::de::DeserializeOwned;
 /// size limit.
 pub struct JsonBody<T>(pub T);
 
+/// A JSON body that may be absent: an empty body is `None`.
+pub struct MaybeJson<T>(pub Option<T>);
+
+/// Reads a request body with the contract's errors for content type and size; `None` when the
+/// body is empty.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<Option<web::BytesMut>, AppError>> {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.config.max_message_bytes)
+        .unwrap_or(64 * 1024);
+    let content_type_ok = match req.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => {
+            let v = v.to_str().unwrap_or("").to_ascii_lowercase();
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence == "application/json" || essence.ends_with("+json")
+        }
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        let too_large = || AppError::PayloadTooLarge(format!("body over {limit} bytes"));
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| AppError::invalid(format!("reading body: {e}")))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        if !content_type_ok {
+            return Err(AppError::InvalidJson(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        Ok(Some(body))
+    })
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.config.max_message_bytes)
-            .unwrap_or(64 * 1024);
-        let content_type_ok = match req.headers().get(header::CONTENT_TYPE) {
-            None => true,
-            Some(v) => {
-                let v = v.to_str().unwrap_or("").to_ascii_lowercase();
-                let essence = v.split(';').next().unwrap_or("").trim();
-                essence == "application/json" || essence.ends_with("+json")
-            }
-        };
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let body = read_body(req, payload);
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(AppError::InvalidJson(
-                    "expected Content-Type: application/json".into(),
-                ));
+            match body.await? {
+                Some(b) => Ok(JsonBody(serde_json::from_slice(&b)?)),
+                None => Err(AppError::InvalidJson("a JSON body is required".into())),
             }
-            let too_large = || AppError::PayloadTooLarge(format!("body over {limit} bytes"));
-            if declared.is_some_and(|n| n > limit) {
-                return Err(too_large());
+        })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for MaybeJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(req, payload);
+        Box::pin(async move {
+            match body.await? {
+                Some(b) => Ok(MaybeJson(Some(serde_json::from_slice(&b)?))),
+                None => Ok(MaybeJson(None)),
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| AppError::invalid(format!("reading body: {e}")))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
-            if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(AppError::InvalidJson("a JSON body is required".into()));
-            }
-            Ok(JsonBody(serde_json::from_slice(&body)?))
         })
     }
 }
@@ -102,5 +136,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(query_config())
         .app_data(path_config())
         .configure(accounts::configure)
+        .configure(chat::configure)
         .configure(system::configure);
 }

@@ -1,1 +1,590 @@
 //! Rooms, members and messages: SQL only.
+
+use crate::db::users::{User, UserRef};
+use crate::error::AppResult;
+use crate::time::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+/// A room's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    /// A named room with members.
+    Group,
+    /// A two-person conversation.
+    Direct,
+    /// A visitor's support conversation.
+    Support,
+}
+
+impl RoomKind {
+    fn parse(s: &str) -> RoomKind {
+        match s {
+            "direct" => RoomKind::Direct,
+            "support" => RoomKind::Support,
+            _ => RoomKind::Group,
+        }
+    }
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Group => "group",
+            RoomKind::Direct => "direct",
+            RoomKind::Support => "support",
+        }
+    }
+}
+
+/// `last_message` of a room.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastMessage {
+    /// Message id.
+    pub id: i64,
+    /// Content.
+    pub content: String,
+    /// Sender.
+    pub sender: Option<UserRef>,
+    /// When sent.
+    pub created_at: Timestamp,
+}
+
+/// A room as one viewer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Room {
+    /// Id.
+    pub id: i64,
+    /// Name (for a direct room: the other person's display name).
+    pub name: String,
+    /// Kind.
+    pub kind: RoomKind,
+    /// Listed in the public directory and joinable.
+    pub is_public: bool,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change of the room or its newest message.
+    pub updated_at: Timestamp,
+    /// Members.
+    pub member_count: i64,
+    /// Messages from others after the viewer's last read message.
+    pub unread_count: i64,
+    /// Newest message that is not deleted.
+    pub last_message: Option<LastMessage>,
+}
+
+/// The facts that authorization needs.
+#[derive(Debug, Clone)]
+pub struct RoomInfo {
+    /// Id.
+    pub id: i64,
+    /// Kind.
+    pub kind: RoomKind,
+    /// Public?
+    pub is_public: bool,
+    /// For support rooms: the visitor.
+    pub support_user_id: Option<i64>,
+}
+
+/// A message as the contract shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    /// Id (grows strictly with insertion order).
+    pub id: i64,
+    /// Room.
+    pub room_id: i64,
+    /// Sender, or null.
+    pub sender: Option<UserRef>,
+    /// Content (empty once deleted).
+    pub content: String,
+    /// The sender's idempotency key.
+    pub client_id: Option<String>,
+    /// When stored.
+    pub created_at: Timestamp,
+    /// Last edit.
+    pub edited_at: Option<Timestamp>,
+    /// Deleted?
+    pub deleted: bool,
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.room_id, m.sender_id, u.username, u.display_name, \
+     m.content, m.client_id, m.created_at, m.edited_at, m.deleted";
+
+fn message_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+    let sender_id: Option<i64> = r.get(2)?;
+    let sender = match sender_id {
+        Some(id) => Some(UserRef {
+            id,
+            username: r.get(3)?,
+            display_name: r.get(4)?,
+        }),
+        None => None,
+    };
+    Ok(Message {
+        id: r.get(0)?,
+        room_id: r.get(1)?,
+        sender,
+        content: r.get(5)?,
+        client_id: r.get(6)?,
+        created_at: Timestamp::from_millis(r.get(7)?),
+        edited_at: r.get::<_, Option<i64>>(8)?.map(Timestamp::from_millis),
+        deleted: r.get(9)?,
+    })
+}
+
+/// The room columns, as seen by viewer `?1`. `staff` views of support rooms count unread
+/// messages from the staff's shared read marker.
+fn room_select(staff_view: bool) -> String {
+    let last_read = if staff_view {
+        "r.staff_last_read"
+    } else {
+        "COALESCE((SELECT last_read_message_id FROM room_members \
+          WHERE room_id = r.id AND user_id = ?1), 0)"
+    };
+    let unread_from_others = if staff_view {
+        "(m.sender_id IS NULL OR m.sender_id = r.support_user_id)"
+    } else {
+        "(m.sender_id IS NULL OR m.sender_id != ?1)"
+    };
+    format!(
+        "SELECT r.id,
+            CASE WHEN r.kind = 'direct' THEN COALESCE((SELECT u.display_name FROM room_members rm
+                 JOIN users u ON u.id = rm.user_id
+                 WHERE rm.room_id = r.id AND rm.user_id != ?1 LIMIT 1), r.name)
+                 ELSE r.name END,
+            r.kind, r.is_public, r.created_at, r.updated_at,
+            (SELECT count(*) FROM room_members WHERE room_id = r.id),
+            (SELECT count(*) FROM messages m WHERE m.room_id = r.id AND m.deleted = 0
+                AND m.id > {last_read} AND {unread_from_others}),
+            lm.id, lm.content, lm.created_at, lu.id, lu.username, lu.display_name
+         FROM rooms r
+         LEFT JOIN messages lm ON lm.id = (SELECT max(id) FROM messages
+              WHERE room_id = r.id AND deleted = 0)
+         LEFT JOIN users lu ON lu.id = lm.sender_id"
+    )
+}
+
+fn room_from_row(r: &Row<'_>) -> rusqlite::Result<Room> {
+    let last_id: Option<i64> = r.get(8)?;
+    let last_message = match last_id {
+        Some(id) => {
+            let sender_id: Option<i64> = r.get(11)?;
+            Some(LastMessage {
+                id,
+                content: r.get(9)?,
+                created_at: Timestamp::from_millis(r.get(10)?),
+                sender: match sender_id {
+                    Some(sid) => Some(UserRef {
+                        id: sid,
+                        username: r.get(12)?,
+                        display_name: r.get(13)?,
+                    }),
+                    None => None,
+                },
+            })
+        }
+        None => None,
+    };
+    Ok(Room {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: RoomKind::parse(&r.get::<_, String>(2)?),
+        is_public: r.get(3)?,
+        created_at: Timestamp::from_millis(r.get(4)?),
+        updated_at: Timestamp::from_millis(r.get(5)?),
+        member_count: r.get(6)?,
+        unread_count: r.get(7)?,
+        last_message,
+    })
+}
+
+/// One room as `viewer` sees it (`staff_view`: as staff see a support room).
+pub fn room_view(
+    conn: &Connection,
+    room_id: i64,
+    viewer: i64,
+    staff_view: bool,
+) -> AppResult<Option<Room>> {
+    let sql = format!("{} WHERE r.id = ?2", room_select(staff_view));
+    Ok(conn
+        .query_row(&sql, params![viewer, room_id], room_from_row)
+        .optional()?)
+}
+
+/// The viewer's rooms of the given kinds, most recent activity first.
+pub fn rooms_of(conn: &Connection, viewer: i64, kinds: &[RoomKind]) -> AppResult<Vec<Room>> {
+    let kinds: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    let sql = format!(
+        "{} WHERE r.id IN (SELECT room_id FROM room_members WHERE user_id = ?1)
+            AND r.kind IN ({})
+         ORDER BY r.last_activity_at DESC, r.id DESC",
+        room_select(false),
+        kinds.join(",")
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![viewer], room_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every support room, as staff see them, most recent activity first.
+pub fn support_rooms(conn: &Connection, viewer: i64) -> AppResult<Vec<Room>> {
+    let sql = format!(
+        "{} WHERE r.kind = 'support' ORDER BY r.last_activity_at DESC, r.id DESC",
+        room_select(true)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![viewer], room_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Public group rooms whose name contains `query` (case-insensitive), most active first.
+pub fn public_rooms(
+    conn: &Connection,
+    viewer: i64,
+    query: &str,
+    limit: i64,
+) -> AppResult<Vec<Room>> {
+    let escaped = query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let sql = format!(
+        "{} WHERE r.kind = 'group' AND r.is_public = 1 AND r.name LIKE ?2 ESCAPE '\\'
+         ORDER BY r.last_activity_at DESC, r.id DESC LIMIT ?3",
+        room_select(false)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(
+        params![viewer, format!("%{escaped}%"), limit],
+        room_from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The facts about a room that authorization needs.
+pub fn room_info(conn: &Connection, room_id: i64) -> AppResult<Option<RoomInfo>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, kind, is_public, support_user_id FROM rooms WHERE id = ?1",
+            [room_id],
+            |r| {
+                Ok(RoomInfo {
+                    id: r.get(0)?,
+                    kind: RoomKind::parse(&r.get::<_, String>(1)?),
+                    is_public: r.get(2)?,
+                    support_user_id: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Whether `user_id` is a member of the room.
+pub fn is_member(conn: &Connection, room_id: i64, user_id: i64) -> AppResult<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM room_members WHERE room_id = ?1 AND user_id = ?2",
+            params![room_id, user_id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The members' ids.
+pub fn member_ids(conn: &Connection, room_id: i64) -> AppResult<Vec<i64>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT user_id FROM room_members WHERE room_id = ?1 ORDER BY user_id")?;
+    let rows = stmt.query_map([room_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Creates a room; returns its id.
+pub fn insert_room(
+    conn: &Connection,
+    name: &str,
+    kind: RoomKind,
+    is_public: bool,
+    created_by: Option<i64>,
+    direct_key: Option<&str>,
+    support_user_id: Option<i64>,
+) -> AppResult<i64> {
+    let now = Timestamp::now().millis();
+    conn.execute(
+        "INSERT INTO rooms (name, kind, is_public, direct_key, support_user_id, created_by,
+                            created_at, updated_at, last_activity_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)",
+        params![
+            name,
+            kind.as_str(),
+            is_public,
+            direct_key,
+            support_user_id,
+            created_by,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// The direct room with this key, if any.
+pub fn direct_room(conn: &Connection, key: &str) -> AppResult<Option<i64>> {
+    Ok(conn
+        .query_row("SELECT id FROM rooms WHERE direct_key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// The support room of a visitor, if any.
+pub fn support_room_of(conn: &Connection, user_id: i64) -> AppResult<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM rooms WHERE support_user_id = ?1",
+            [user_id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Adds a member, reading from the newest message on (so history is not unread). `false` if
+/// already a member.
+pub fn add_member(conn: &Connection, room_id: i64, user_id: i64) -> AppResult<bool> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO room_members (room_id, user_id, joined_at, last_read_message_id)
+         VALUES (?1, ?2, ?3, COALESCE((SELECT max(id) FROM messages WHERE room_id = ?1), 0))",
+        params![room_id, user_id, Timestamp::now().millis()],
+    )?;
+    if n == 1 {
+        touch_room(conn, room_id)?;
+    }
+    Ok(n == 1)
+}
+
+/// Removes a member; `false` if not a member.
+pub fn remove_member(conn: &Connection, room_id: i64, user_id: i64) -> AppResult<bool> {
+    let n = conn.execute(
+        "DELETE FROM room_members WHERE room_id = ?1 AND user_id = ?2",
+        params![room_id, user_id],
+    )?;
+    if n == 1 {
+        touch_room(conn, room_id)?;
+    }
+    Ok(n == 1)
+}
+
+fn touch_room(conn: &Connection, room_id: i64) -> AppResult<()> {
+    conn.execute(
+        "UPDATE rooms SET updated_at = ?2 WHERE id = ?1",
+        params![room_id, Timestamp::now().millis()],
+    )?;
+    Ok(())
+}
+
+/// The message a sender already stored under `client_id` in a room.
+pub fn message_by_client_id(
+    conn: &Connection,
+    sender_id: i64,
+    room_id: i64,
+    client_id: &str,
+) -> AppResult<Option<Message>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+         WHERE m.sender_id = ?1 AND m.room_id = ?2 AND m.client_id = ?3"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(params![sender_id, room_id, client_id], message_from_row)
+        .optional()?)
+}
+
+/// Stores a message and bumps the room's activity.
+pub fn insert_message(
+    conn: &Connection,
+    room_id: i64,
+    sender: &User,
+    content: &str,
+    client_id: Option<&str>,
+    now: Timestamp,
+) -> AppResult<Message> {
+    conn.prepare_cached(
+        "INSERT INTO messages (room_id, sender_id, content, client_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        room_id,
+        sender.id,
+        content,
+        client_id,
+        now.millis()
+    ])?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached("UPDATE rooms SET last_activity_at = ?2, updated_at = ?2 WHERE id = ?1")?
+        .execute(params![room_id, now.millis()])?;
+    Ok(Message {
+        id,
+        room_id,
+        sender: Some(UserRef::from(sender)),
+        content: content.to_string(),
+        client_id: client_id.map(str::to_string),
+        created_at: now,
+        edited_at: None,
+        deleted: false,
+    })
+}
+
+/// A message by id.
+pub fn message(conn: &Connection, id: i64) -> AppResult<Option<Message>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+         WHERE m.id = ?1"
+    );
+    Ok(conn.query_row(&sql, [id], message_from_row).optional()?)
+}
+
+/// Replaces a message's content.
+pub fn edit_message(conn: &Connection, id: i64, content: &str) -> AppResult<()> {
+    conn.execute(
+        "UPDATE messages SET content = ?2, edited_at = ?3 WHERE id = ?1",
+        params![id, content, Timestamp::now().millis()],
+    )?;
+    Ok(())
+}
+
+/// Marks a message deleted and empties it.
+pub fn delete_message(conn: &Connection, id: i64) -> AppResult<()> {
+    conn.execute(
+        "UPDATE messages SET content = '', deleted = 1, edited_at = ?2 WHERE id = ?1",
+        params![id, Timestamp::now().millis()],
+    )?;
+    Ok(())
+}
+
+/// Which page of a room's history.
+#[derive(Debug, Clone, Copy)]
+pub enum Cursor {
+    /// The newest messages.
+    Latest,
+    /// The newest messages with id below this.
+    Before(i64),
+    /// The oldest messages with id above this.
+    After(i64),
+}
+
+/// A page of a room's history, oldest first, and whether more exist in the paging direction.
+pub fn messages_page(
+    conn: &Connection,
+    room_id: i64,
+    cursor: Cursor,
+    limit: i64,
+) -> AppResult<(Vec<Message>, bool)> {
+    let (filter, order, bound) = match cursor {
+        Cursor::Latest => ("", "DESC", 0),
+        Cursor::Before(x) => ("AND m.id < ?3", "DESC", x),
+        Cursor::After(x) => ("AND m.id > ?3", "ASC", x),
+    };
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+         WHERE m.room_id = ?1 {filter} ORDER BY m.id {order} LIMIT ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows: Vec<Message> = if filter.is_empty() {
+        stmt.query_map(params![room_id, limit + 1], message_from_row)?
+            .collect::<Result<_, _>>()?
+    } else {
+        stmt.query_map(params![room_id, limit + 1, bound], message_from_row)?
+            .collect::<Result<_, _>>()?
+    };
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if order == "DESC" {
+        rows.reverse();
+    }
+    Ok((rows, has_more))
+}
+
+/// Messages in any of the user's rooms with id above `after`, oldest first.
+pub fn sync(
+    conn: &Connection,
+    user_id: i64,
+    after: i64,
+    limit: i64,
+) -> AppResult<(Vec<Message>, bool)> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+         WHERE m.id > ?2 AND m.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?1)
+         ORDER BY m.id ASC LIMIT ?3"
+    );
+    let mut rows: Vec<Message> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![user_id, after, limit + 1], message_from_row)?
+        .collect::<Result<_, _>>()?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}
+
+/// Moves a member's read marker forward (never back) to `message_id`, or to the newest message
+/// when `None`. Returns the marker and the member's unread count.
+pub fn mark_read(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+    message_id: Option<i64>,
+) -> AppResult<(i64, i64)> {
+    let target: i64 = match message_id {
+        Some(id) => id,
+        None => conn.query_row(
+            "SELECT COALESCE(max(id), 0) FROM messages WHERE room_id = ?1",
+            [room_id],
+            |r| r.get(0),
+        )?,
+    };
+    conn.execute(
+        "UPDATE room_members SET last_read_message_id = max(last_read_message_id, ?3)
+         WHERE room_id = ?1 AND user_id = ?2",
+        params![room_id, user_id, target],
+    )?;
+    let last: i64 = conn.query_row(
+        "SELECT last_read_message_id FROM room_members WHERE room_id = ?1 AND user_id = ?2",
+        params![room_id, user_id],
+        |r| r.get(0),
+    )?;
+    let unread: i64 = conn.query_row(
+        "SELECT count(*) FROM messages WHERE room_id = ?1 AND id > ?2 AND deleted = 0
+           AND (sender_id IS NULL OR sender_id != ?3)",
+        params![room_id, last, user_id],
+        |r| r.get(0),
+    )?;
+    Ok((last, unread))
+}
+
+/// Moves the staff's shared read marker of a support room forward. Returns the marker and the
+/// staff's unread count (the visitor's messages after it).
+pub fn staff_mark_read(
+    conn: &Connection,
+    room_id: i64,
+    message_id: Option<i64>,
+) -> AppResult<(i64, i64)> {
+    let target: i64 = match message_id {
+        Some(id) => id,
+        None => conn.query_row(
+            "SELECT COALESCE(max(id), 0) FROM messages WHERE room_id = ?1",
+            [room_id],
+            |r| r.get(0),
+        )?,
+    };
+    conn.execute(
+        "UPDATE rooms SET staff_last_read = max(staff_last_read, ?2) WHERE id = ?1",
+        params![room_id, target],
+    )?;
+    let (last, unread): (i64, i64) = conn.query_row(
+        "SELECT r.staff_last_read, (SELECT count(*) FROM messages m WHERE m.room_id = r.id
+            AND m.id > r.staff_last_read AND m.deleted = 0
+            AND (m.sender_id IS NULL OR m.sender_id = r.support_user_id))
+         FROM rooms r WHERE r.id = ?1",
+        [room_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok((last, unread))
+}

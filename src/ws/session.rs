@@ -17,8 +17,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
-/// How long a closing writer may spend on its last frames before it gives up on the client.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long a closing writer may spend on its last frames before it gives up on the client
+/// (a slow consumer that starts reading again within it still gets its final frame and close).
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
 /// What a request handler sees: the state, the caller and their socket.
 pub struct Ctx {
@@ -374,8 +375,7 @@ async fn handle_text(ctx: &mut Ctx, text: &str) -> Option<Close> {
             "unknown type '{}'",
             req.kind
         ))),
-        #[allow(unreachable_patterns)] // until the endpoints add their own frame types
-        other => super::dispatch::handle(ctx, other).await,
+        other => super::dispatch::handle(ctx, &req.kind, other).await,
     };
     match result {
         Ok(Some(msg)) => reply(ctx, msg, rid),

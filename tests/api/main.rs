@@ -1,5 +1,6 @@
 //! Integration tests: the real server over real HTTP and WebSockets.
 
 mod accounts;
+mod chat;
 mod helpers;
 mod ws_auth;
