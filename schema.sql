@@ -69,3 +69,36 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id
     ON messages(sender_id, room_id, client_id) WHERE client_id IS NOT NULL;
+
+-- Background tasks. `result` holds the full (or, when cancelled or interrupted, partial) result.
+CREATE TABLE IF NOT EXISTS tasks (
+    id             INTEGER PRIMARY KEY,
+    user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind           TEXT    NOT NULL,
+    params         TEXT    NOT NULL,                  -- JSON
+    status         TEXT    NOT NULL CHECK (status IN
+                     ('queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted')),
+    progress       INTEGER NOT NULL DEFAULT 0,        -- 0..100
+    processed      INTEGER NOT NULL DEFAULT 0,
+    total          INTEGER NOT NULL DEFAULT 0,
+    result         TEXT,                              -- JSON
+    result_summary TEXT,                              -- JSON
+    error          TEXT,
+    created_at     INTEGER NOT NULL,
+    started_at     INTEGER,
+    finished_at    INTEGER
+);
+CREATE INDEX IF NOT EXISTS tasks_user ON tasks(user_id, id);
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, id);
+
+CREATE TABLE IF NOT EXISTS notifications (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    kind       TEXT    NOT NULL CHECK (kind IN ('direct_message', 'mention', 'task')),
+    title      TEXT    NOT NULL,
+    body       TEXT    NOT NULL,
+    data       TEXT    NOT NULL,                      -- JSON
+    read       INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notifications_user ON notifications(user_id, read, id);

@@ -43,6 +43,13 @@ pub struct Config {
     pub guest_max_per_window: u32,
     /// Window of the guest-creation counter.
     pub guest_window: Duration,
+    /// Tasks running at once, overall.
+    pub task_workers: usize,
+    /// Tasks running at once per user.
+    pub task_per_user: usize,
+    /// A pause at each progress report of a task: zero in production; tests and demos use it
+    /// to watch progress and cancellation on small inputs.
+    pub task_slowdown: Duration,
     /// Argon2 memory cost in KiB (the default is argon2's recommended 19 MiB).
     pub argon2_memory_kib: u32,
 }
@@ -68,6 +75,11 @@ impl Default for Config {
             max_connections_per_user: 32,
             login_max_failures: 5,
             login_window: Duration::from_secs(300),
+            task_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            task_per_user: 2,
+            task_slowdown: Duration::ZERO,
             guest_max_per_window: 20,
             guest_window: Duration::from_secs(60),
             argon2_memory_kib: 19 * 1024,

@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod hub;
 pub mod metrics;
+pub mod notifications;
 pub mod protocol;
 pub mod state;
 pub mod support;
@@ -67,7 +68,12 @@ impl Server {
             latest: latest_message.clone(),
             metrics: metrics.clone(),
         })?;
-        let state = web::Data::new(AppState {
+        let runner = Arc::new(tasks::runner::Runner::new(
+            config.task_workers,
+            config.task_per_user,
+        ));
+        let state = Arc::new(AppState {
+            runner,
             hub,
             writer,
             latest_message,
@@ -82,6 +88,10 @@ impl Server {
             db,
             config,
         });
+        tasks::runner::start(&state)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let state = web::Data::from(state);
         let workers = state.config.workers.max(1);
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -120,6 +130,7 @@ impl Server {
 
     /// Graceful stop: close every socket with 1001, let writers flush, stop HTTP.
     pub async fn stop(self) {
+        self.state.runner.stop();
         self.state
             .hub
             .close_all(Close::plain(1001, "server shutting down"));

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub ws_frames_in: AtomicU64,
     /// Chat messages stored.
     pub messages_stored: AtomicU64,
+    /// Tasks that ended (any status).
+    pub tasks_finished: AtomicU64,
 }
 
 impl Metrics {

@@ -4,6 +4,8 @@
 
 use crate::chat;
 use crate::db::chat::{Message, Room};
+use crate::db::notifications::Notification;
+use crate::db::tasks::Task;
 use crate::db::users::{User, UserRef};
 use crate::error::AppError;
 use crate::time::Timestamp;
@@ -179,6 +181,57 @@ pub enum ServerMsg {
         /// Started or stopped.
         is_typing: bool,
     },
+    /// Reply to `start_task`, and push to the owner's other sockets.
+    TaskCreated {
+        /// The queued task.
+        task: Task,
+    },
+    /// Reply to `get_tasks`, and the snapshot of active tasks sent on connect.
+    TaskList {
+        /// Tasks.
+        tasks: Vec<Task>,
+    },
+    /// Reply to `get_task`.
+    Task {
+        /// The task.
+        task: Task,
+    },
+    /// Reply to `cancel_task`.
+    TaskCancelling {
+        /// The task.
+        task_id: i64,
+    },
+    /// Push: progress of a running task (at most 10 a second, and 100 on success).
+    TaskProgress {
+        /// The task.
+        task_id: i64,
+        /// 0–100.
+        progress: i64,
+        /// Items done.
+        processed: i64,
+        /// Items in all.
+        total: i64,
+    },
+    /// Push: a task completed.
+    TaskCompleted {
+        /// The task.
+        task: Task,
+    },
+    /// Push: a task failed.
+    TaskFailed {
+        /// The task.
+        task: Task,
+    },
+    /// Push: a task was cancelled (or interrupted by a shutdown).
+    TaskCancelled {
+        /// The task.
+        task: Task,
+    },
+    /// Push on `/ws/notifications/`.
+    Notification {
+        /// The notification.
+        notification: Notification,
+    },
     /// Push: a member's read marker moved.
     ReadReceipt {
         /// The room.
@@ -273,6 +326,14 @@ pub enum ClientMsg {
     Typing(chat::Typing),
     /// `sync {after, limit?}`
     Sync(chat::Sync),
+    /// `start_task {kind, params}`
+    StartTask(crate::tasks::StartTask),
+    /// `get_tasks {status?, limit?}`
+    GetTasks(crate::tasks::GetTasks),
+    /// `get_task {task_id}`
+    GetTask(crate::tasks::TaskRef),
+    /// `cancel_task {task_id}`
+    CancelTask(crate::tasks::TaskRef),
     /// Anything else: answered with `unknown_type`.
     #[serde(other)]
     Unknown,

@@ -30,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The group-commit message writer.
     pub writer: MessageWriter,
+    /// The task runner.
+    pub runner: Arc<crate::tasks::runner::Runner>,
     /// The newest stored message id (long-polls wait on it).
     pub latest_message: watch::Sender<i64>,
 }

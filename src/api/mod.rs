@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod chat;
+pub mod notifications;
 pub mod system;
+pub mod tasks;
 
 use crate::auth::{self, Credential, Principal};
 use crate::error::AppError;
@@ -137,5 +139,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(path_config())
         .configure(accounts::configure)
         .configure(chat::configure)
+        .configure(tasks::configure)
+        .configure(notifications::configure)
         .configure(system::configure);
 }

@@ -127,7 +127,8 @@ pub fn publish(state: &AppState, audiences: &[Audience], msg: &ServerMsg) {
     }
 }
 
-fn check_content(content: &str) -> AppResult<()> {
+/// Checks message content: 1–4000 characters, not only whitespace.
+pub fn check_content(content: &str) -> AppResult<()> {
     let n = content.chars().count();
     if n == 0 || content.trim().is_empty() {
         return Err(AppError::field(

@@ -8,6 +8,7 @@
 
 use super::{access, Actor, Write};
 use crate::db::chat::{self, Message};
+use crate::db::notifications::Notification;
 use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::hub::Hub;
@@ -113,6 +114,7 @@ struct Done {
     reply: oneshot::Sender<AppResult<(Message, bool)>>,
     outcome: AppResult<(Message, bool)>,
     notify: Option<Vec<crate::hub::Audience>>,
+    notes: Vec<Notification>,
 }
 
 fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
@@ -122,15 +124,16 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
         let mut done = Vec::with_capacity(jobs.len());
         for job in jobs {
             let outcome = store_one(&tx, &job);
-            let (outcome, notify) = match outcome {
-                Ok((m, true, aud)) => (Ok((m, true)), Some(aud)),
-                Ok((m, false, _)) => (Ok((m, false)), None),
-                Err(e) => (Err(e), None),
+            let (outcome, notify, notes) = match outcome {
+                Ok((m, true, aud, notes)) => (Ok((m, true)), Some(aud), notes),
+                Ok((m, false, _, _)) => (Ok((m, false)), None, Vec::new()),
+                Err(e) => (Err(e), None, Vec::new()),
             };
             done.push(Done {
                 reply: job.reply,
                 outcome,
                 notify,
+                notes,
             });
         }
         tx.commit()?;
@@ -148,6 +151,7 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
                     newest = newest.max(m.id);
                     Metrics::inc(&deps.metrics.messages_stored);
                 }
+                crate::notifications::publish(&*deps.hub, &d.notes);
             }
             if newest > 0 {
                 deps.latest.send_replace(newest);
@@ -167,12 +171,12 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
 fn store_one(
     tx: &rusqlite::Connection,
     job: &SendJob,
-) -> AppResult<(Message, bool, Vec<crate::hub::Audience>)> {
+) -> AppResult<(Message, bool, Vec<crate::hub::Audience>, Vec<Notification>)> {
     let room = access(tx, &job.actor, job.room_id, Write)?;
     if let Some(cid) = job.client_id.as_deref() {
         if let Some(existing) = chat::message_by_client_id(tx, job.actor.user.id, job.room_id, cid)?
         {
-            return Ok((existing, false, Vec::new()));
+            return Ok((existing, false, Vec::new(), Vec::new()));
         }
     }
     let message = chat::insert_message(
@@ -184,5 +188,12 @@ fn store_one(
         Timestamp::now(),
     )?;
     let members = chat::member_ids(tx, job.room_id)?;
-    Ok((message, true, super::audiences(room.kind, members, None)))
+    let notes =
+        crate::notifications::for_message(tx, room.kind, &members, &job.actor.user, &message)?;
+    Ok((
+        message,
+        true,
+        super::audiences(room.kind, members, None),
+        notes,
+    ))
 }

@@ -4,6 +4,8 @@
 //! moves the work to tokio's blocking pool.
 
 pub mod chat;
+pub mod notifications;
+pub mod tasks;
 pub mod tokens;
 pub mod users;
 

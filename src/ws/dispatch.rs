@@ -6,11 +6,18 @@ use crate::chat::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::hub::Endpoint;
 use crate::protocol::{ClientMsg, ServerMsg};
+use crate::tasks;
 use std::time::Duration;
 
-/// Frames sent right after `connected` (e.g. the task snapshot on `/ws/tasks/`).
-pub async fn on_connect(_ctx: &Ctx) -> AppResult<Vec<ServerMsg>> {
-    Ok(Vec::new())
+/// Frames sent right after `connected`: on `/ws/tasks/`, the snapshot of the user's queued and
+/// running tasks.
+pub async fn on_connect(ctx: &Ctx) -> AppResult<Vec<ServerMsg>> {
+    match ctx.conn.endpoint {
+        Endpoint::Tasks => Ok(vec![ServerMsg::TaskList {
+            tasks: tasks::active(&ctx.state, &ctx.principal.user).await?,
+        }]),
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// Handles one request; `Ok(None)` when the operation has no reply. `kind` is the frame's
@@ -18,6 +25,7 @@ pub async fn on_connect(_ctx: &Ctx) -> AppResult<Vec<ServerMsg>> {
 pub async fn handle(ctx: &Ctx, kind: &str, msg: ClientMsg) -> AppResult<Option<ServerMsg>> {
     match ctx.conn.endpoint {
         Endpoint::Chat => chat_frame(ctx, msg).await,
+        Endpoint::Tasks => task_frame(ctx, msg).await,
         _ => Err(not_here(kind)),
     }
     .map_err(|e| match e {
@@ -82,6 +90,26 @@ async fn chat_frame(ctx: &Ctx, msg: ClientMsg) -> AppResult<Option<ServerMsg>> {
             return Ok(None);
         }
         ClientMsg::Sync(r) => ServerMsg::Sync(chat::sync(s, a, r, Duration::ZERO).await?),
+        _ => return Err(AppError::UnknownType(String::new())),
+    }))
+}
+
+async fn task_frame(ctx: &Ctx, msg: ClientMsg) -> AppResult<Option<ServerMsg>> {
+    let s = &ctx.state;
+    let u = &ctx.principal.user;
+    Ok(Some(match msg {
+        ClientMsg::StartTask(r) => ServerMsg::TaskCreated {
+            task: tasks::start(s, u, r).await?,
+        },
+        ClientMsg::GetTasks(r) => ServerMsg::TaskList {
+            tasks: tasks::list(s, u, r).await?,
+        },
+        ClientMsg::GetTask(r) => ServerMsg::Task {
+            task: tasks::get(s, u, r).await?,
+        },
+        ClientMsg::CancelTask(r) => ServerMsg::TaskCancelling {
+            task_id: tasks::cancel(s, u, r).await?,
+        },
         _ => return Err(AppError::UnknownType(String::new())),
     }))
 }

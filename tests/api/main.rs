@@ -3,4 +3,5 @@
 mod accounts;
 mod chat;
 mod helpers;
+mod tasks;
 mod ws_auth;

@@ -1,0 +1,168 @@
+//! Notifications: made for a direct message from someone else, an `@username` mention in a room
+//! one belongs to, and the end of one's own task; stored, then pushed on `/ws/notifications/`.
+
+use crate::db::chat::{Message, RoomKind};
+use crate::db::notifications::{self as store, Notification};
+use crate::db::tasks::Task;
+use crate::db::users::{self, User};
+use crate::error::{AppError, AppResult};
+use crate::hub::{Audience, Endpoint, Hub};
+use crate::protocol::ServerMsg;
+use crate::state::AppState;
+use rusqlite::Connection;
+use serde_json::json;
+
+const PREVIEW_CHARS: usize = 140;
+
+fn preview(content: &str) -> String {
+    let mut s: String = content.chars().take(PREVIEW_CHARS).collect();
+    if content.chars().count() > PREVIEW_CHARS {
+        s.push('…');
+    }
+    s
+}
+
+/// The usernames mentioned as `@name` in a text (deduplicated, lower-cased, in order).
+pub fn mentions(content: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let chars: Vec<char> = content.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let starts_word = i == 0 || !(chars[i - 1].is_alphanumeric() || chars[i - 1] == '_');
+        if c != '@' || !starts_word {
+            continue;
+        }
+        let name: String = chars[i + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            .collect();
+        // A sentence may end right after a mention: "thanks @bob."
+        let name = name.trim_end_matches(['.', '-']).to_ascii_lowercase();
+        if (3..=32).contains(&name.len()) && !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Stores the notifications a new message causes (inside the message's transaction).
+pub fn for_message(
+    conn: &Connection,
+    kind: RoomKind,
+    members: &[i64],
+    sender: &User,
+    message: &Message,
+) -> AppResult<Vec<Notification>> {
+    let mut out = Vec::new();
+    let data = json!({ "room_id": message.room_id, "message_id": message.id });
+    match kind {
+        RoomKind::Direct => {
+            for &m in members.iter().filter(|&&m| m != sender.id) {
+                out.push(store::insert(
+                    conn,
+                    m,
+                    "direct_message",
+                    &format!("New message from {}", sender.display_name),
+                    &preview(&message.content),
+                    &data,
+                )?);
+            }
+        }
+        RoomKind::Group => {
+            for name in mentions(&message.content) {
+                let Some(user) = users::by_username(conn, &name)? else {
+                    continue;
+                };
+                if user.id == sender.id || !members.contains(&user.id) {
+                    continue;
+                }
+                out.push(store::insert(
+                    conn,
+                    user.id,
+                    "mention",
+                    &format!("{} mentioned you", sender.display_name),
+                    &preview(&message.content),
+                    &data,
+                )?);
+            }
+        }
+        RoomKind::Support => {}
+    }
+    Ok(out)
+}
+
+/// Stores the notification for the end of a task.
+pub fn for_task(conn: &Connection, task: &Task) -> AppResult<Notification> {
+    let body = match (&task.error, &task.result_summary) {
+        (Some(e), _) => e.clone(),
+        (None, Some(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    store::insert(
+        conn,
+        task.user_id,
+        "task",
+        &format!("Task {} {}: {}", task.id, task.status, task.kind),
+        &body,
+        &json!({ "task_id": task.id, "status": task.status }),
+    )
+}
+
+/// Pushes stored notifications to their users' notification sockets.
+pub fn publish(hub: &dyn Hub, notes: &[Notification]) {
+    for n in notes {
+        hub.publish(
+            &Audience::user(Endpoint::Notifications, n.user_id),
+            &ServerMsg::Notification {
+                notification: n.clone(),
+            },
+        );
+    }
+}
+
+/// The caller's notifications, newest first.
+pub async fn list(
+    state: &AppState,
+    user: &User,
+    unread_only: bool,
+    limit: Option<i64>,
+) -> AppResult<Vec<Notification>> {
+    let limit = match limit {
+        None => 50,
+        Some(l) if (1..=100).contains(&l) => l,
+        Some(_) => return Err(AppError::field("limit", "must be 1 to 100")),
+    };
+    let uid = user.id;
+    state
+        .db
+        .call(move |c| store::of_user(c, uid, unread_only, limit))
+        .await
+}
+
+/// Marks one of the caller's notifications read.
+pub async fn mark_read(state: &AppState, user: &User, id: i64) -> AppResult<Notification> {
+    let uid = user.id;
+    state
+        .db
+        .call(move |c| store::mark_read(c, uid, id))
+        .await?
+        .ok_or_else(|| AppError::not_found("notification"))
+}
+
+/// Marks all of the caller's notifications read; returns how many changed.
+pub async fn mark_all_read(state: &AppState, user: &User) -> AppResult<usize> {
+    let uid = user.id;
+    state.db.call(move |c| store::mark_all_read(c, uid)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mentions;
+
+    #[test]
+    fn finds_mentions() {
+        assert_eq!(mentions("hi @Bob and @carol."), vec!["bob", "carol"]);
+        assert_eq!(mentions("mail a@bob.com"), Vec::<String>::new());
+        assert_eq!(mentions("@bob @BOB @al"), vec!["bob"]);
+        assert_eq!(mentions("(@dave_9)"), vec!["dave_9"]);
+    }
+}

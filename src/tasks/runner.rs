@@ -1,0 +1,421 @@
+//! The task runner: starts queued tasks in order while there are free slots (overall and per
+//! user), runs each on a blocking thread, reports throttled progress, and records the end.
+
+use super::kinds::{self, Output};
+use crate::db::tasks::{self as store, Task};
+use crate::db::users::User;
+use crate::error::AppResult;
+use crate::hub::{Audience, Endpoint};
+use crate::metrics::Metrics;
+use crate::protocol::ServerMsg;
+use crate::state::AppState;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Pushes at most this often per task (10 a second).
+const PUSH_EVERY: Duration = Duration::from_millis(100);
+/// Writes progress to the database at most this often per task.
+const STORE_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Slots {
+    total: usize,
+    per_user: HashMap<i64, usize>,
+    running: HashMap<i64, Arc<AtomicBool>>,
+}
+
+/// Shared runner state (in [`AppState`]).
+pub struct Runner {
+    max_total: usize,
+    max_per_user: usize,
+    slots: Mutex<Slots>,
+    wake: Notify,
+    stopping: AtomicBool,
+}
+
+impl Runner {
+    /// A runner allowing `max_total` tasks at once, `max_per_user` per user.
+    pub fn new(max_total: usize, max_per_user: usize) -> Self {
+        Runner {
+            max_total: max_total.max(1),
+            max_per_user: max_per_user.max(1),
+            slots: Mutex::new(Slots::default()),
+            wake: Notify::new(),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks the scheduler to look for queued tasks.
+    pub fn kick(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Asks a running task to stop; `false` if it is not running here.
+    pub fn cancel(&self, task_id: i64) -> bool {
+        match self.slots().running.get(&task_id) {
+            Some(flag) => {
+                flag.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops scheduling and asks every running task to stop; they end as `interrupted`.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        for flag in self.slots().running.values() {
+            flag.store(true, Ordering::Relaxed);
+        }
+        self.wake.notify_one();
+    }
+
+    fn try_reserve(&self, task: &Task) -> Option<Arc<AtomicBool>> {
+        let mut s = self.slots();
+        let mine = s.per_user.get(&task.user_id).copied().unwrap_or(0);
+        if s.total >= self.max_total || mine >= self.max_per_user {
+            return None;
+        }
+        s.total += 1;
+        *s.per_user.entry(task.user_id).or_default() += 1;
+        let flag = Arc::new(AtomicBool::new(false));
+        s.running.insert(task.id, flag.clone());
+        Some(flag)
+    }
+
+    fn release(&self, task: &Task) {
+        let mut s = self.slots();
+        s.total = s.total.saturating_sub(1);
+        if let Some(n) = s.per_user.get_mut(&task.user_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                s.per_user.remove(&task.user_id);
+            }
+        }
+        s.running.remove(&task.id);
+    }
+}
+
+/// Recovers after a restart (running → interrupted) and starts the scheduler loop. The loop
+/// holds only a weak reference to the state, so it ends with the server.
+pub async fn start(state: &Arc<AppState>) -> AppResult<()> {
+    let interrupted = state
+        .db
+        .call(|c| {
+            let tx = crate::db::write_tx(c)?;
+            let tasks = store::interrupt_running(&tx)?;
+            let mut notes = Vec::new();
+            for t in &tasks {
+                if let Some(t) = store::by_id(&tx, t.id)? {
+                    notes.push(crate::notifications::for_task(&tx, &t)?);
+                }
+            }
+            tx.commit()?;
+            Ok(notes)
+        })
+        .await?;
+    if !interrupted.is_empty() {
+        tracing::info!(
+            count = interrupted.len(),
+            "tasks interrupted by the last shutdown"
+        );
+    }
+    let weak = Arc::downgrade(state);
+    state.runner.kick();
+    tokio::spawn(schedule(weak));
+    Ok(())
+}
+
+async fn schedule(weak: Weak<AppState>) {
+    loop {
+        let Some(state) = weak.upgrade() else { return };
+        if state.runner.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(e) = start_queued(&state).await {
+            tracing::error!(error = %e, "task scheduler");
+        }
+        // A kick while scanning left a permit, so the wait below returns at once.
+        let runner = Arc::clone(&state.runner);
+        drop(state);
+        runner.wake.notified().await;
+    }
+}
+
+async fn start_queued(state: &Arc<AppState>) -> AppResult<()> {
+    let queued = state.db.call(|c| store::queued(c)).await?;
+    for task in queued {
+        let Some(flag) = state.runner.try_reserve(&task) else {
+            continue;
+        };
+        let id = task.id;
+        let started = state
+            .db
+            .call(move |c| {
+                if !store::mark_running(c, id)? {
+                    return Ok(None);
+                }
+                let task = store::by_id(c, id)?;
+                let user = match &task {
+                    Some(t) => crate::db::users::by_id(c, t.user_id)?,
+                    None => None,
+                };
+                Ok(task.zip(user))
+            })
+            .await;
+        match started {
+            Ok(Some((task, user))) => {
+                tokio::spawn(run(state.clone(), task, user, flag));
+            }
+            Ok(None) => state.runner.release(&task),
+            Err(e) => {
+                state.runner.release(&task);
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A running task as its kind sees it.
+pub struct Job {
+    /// Task id.
+    pub id: i64,
+    /// The owner.
+    pub user: User,
+    /// Accepted parameters.
+    pub params: Value,
+    /// Application state (for kinds that use other operations).
+    pub state: Arc<AppState>,
+    /// The async runtime, for kinds that call async operations from the blocking thread.
+    pub rt: tokio::runtime::Handle,
+    cancel: Arc<AtomicBool>,
+    progress: Progress,
+}
+
+impl Job {
+    /// Whether the task should stop now (cancelled, or the server is stopping).
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The cancel flag, for kinds that hand a check to other code.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    /// Reports progress (throttled: pushes at most 10 a second, stores at most once a second).
+    pub fn progress(&mut self, processed: i64, total: i64) {
+        self.progress.report(processed, total);
+    }
+
+    /// A progress callback that can be handed to other code.
+    pub fn reporter(&self) -> impl FnMut(i64, i64) {
+        let mut p = self.progress.clone();
+        move |done, total| p.report(done, total)
+    }
+}
+
+#[derive(Clone)]
+struct Progress {
+    inner: Arc<Mutex<ProgressState>>,
+    state: Arc<AppState>,
+}
+
+struct ProgressState {
+    task_id: i64,
+    user_id: i64,
+    percent: i64,
+    processed: i64,
+    total: i64,
+    last_push: Option<Instant>,
+    last_store: Instant,
+}
+
+impl Progress {
+    fn report(&mut self, processed: i64, total: i64) {
+        let slowdown = self.state.config.task_slowdown;
+        let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        // Never backwards; 100 only once the task has completed.
+        let percent = (processed.saturating_mul(100) / total.max(1)).clamp(0, 99);
+        p.percent = p.percent.max(percent);
+        p.processed = p.processed.max(processed);
+        p.total = total;
+        let now = Instant::now();
+        if p.last_push
+            .is_none_or(|t| now.duration_since(t) >= PUSH_EVERY)
+        {
+            p.last_push = Some(now);
+            self.state.hub.publish(
+                &Audience::user(Endpoint::Tasks, p.user_id),
+                &ServerMsg::TaskProgress {
+                    task_id: p.task_id,
+                    progress: p.percent,
+                    processed: p.processed,
+                    total: p.total,
+                },
+            );
+        }
+        if now.duration_since(p.last_store) >= STORE_EVERY {
+            p.last_store = now;
+            let (id, pct, done, total) = (p.task_id, p.percent, p.processed, p.total);
+            if let Ok(c) = self.state.db.conn() {
+                let _ = store::set_progress(&c, id, pct, done, total);
+            }
+        }
+        drop(p);
+        if !slowdown.is_zero() {
+            std::thread::sleep(slowdown);
+        }
+    }
+}
+
+async fn run(state: Arc<AppState>, task: Task, user: User, cancel: Arc<AtomicBool>) {
+    let Some(kind) = kinds::find(&task.kind) else {
+        finish(
+            &state,
+            &task,
+            Err(format!("unknown kind {}", task.kind)),
+            &cancel,
+        )
+        .await;
+        return;
+    };
+    let progress = Progress {
+        inner: Arc::new(Mutex::new(ProgressState {
+            task_id: task.id,
+            user_id: task.user_id,
+            percent: 0,
+            processed: 0,
+            total: task.total,
+            last_push: None,
+            last_store: Instant::now(),
+        })),
+        state: state.clone(),
+    };
+    let mut job = Job {
+        id: task.id,
+        user,
+        params: task.params.clone(),
+        state: state.clone(),
+        rt: tokio::runtime::Handle::current(),
+        cancel: cancel.clone(),
+        progress,
+    };
+    job.progress(0, task.total);
+    let outcome = tokio::task::spawn_blocking(move || kind.run(&mut job))
+        .await
+        .unwrap_or_else(|e| Err(format!("the task crashed: {e}")));
+    finish(&state, &task, outcome, &cancel).await;
+}
+
+async fn finish(
+    state: &Arc<AppState>,
+    task: &Task,
+    outcome: Result<Output, String>,
+    cancel: &AtomicBool,
+) {
+    let stopped = cancel.load(Ordering::Relaxed);
+    let shutting_down = state.runner.stopping.load(Ordering::Relaxed);
+    let id = task.id;
+    let total = task.total;
+    let ended = state
+        .db
+        .call(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            let current = store::by_id(&tx, id)?;
+            let (pct, done) = current
+                .as_ref()
+                .map_or((0, 0), |t| (t.progress, t.processed));
+            match &outcome {
+                Ok(out) if !stopped => store::finish(
+                    &tx,
+                    id,
+                    "completed",
+                    100,
+                    total,
+                    Some(&out.result),
+                    Some(&out.summary),
+                    None,
+                )?,
+                Ok(out) => {
+                    let status = if shutting_down {
+                        "interrupted"
+                    } else {
+                        "cancelled"
+                    };
+                    let done = partial_count(&out.result).unwrap_or(done);
+                    let pct = if total > 0 {
+                        (done * 100 / total).min(99)
+                    } else {
+                        pct
+                    };
+                    store::finish(
+                        &tx,
+                        id,
+                        status,
+                        pct,
+                        done,
+                        Some(&out.result),
+                        Some(&out.summary),
+                        None,
+                    )?
+                }
+                Err(e) => store::finish(&tx, id, "failed", pct, done, None, None, Some(e))?,
+            }
+            let task = store::by_id(&tx, id)?
+                .ok_or_else(|| crate::error::AppError::Internal("task vanished".into()))?;
+            let note = crate::notifications::for_task(&tx, &task)?;
+            tx.commit()?;
+            Ok((task, note))
+        })
+        .await;
+    state.runner.release(task);
+    match ended {
+        Ok((task, note)) => {
+            let to = Audience::user(Endpoint::Tasks, task.user_id);
+            let msg = match task.status.as_str() {
+                "completed" => {
+                    state.hub.publish(
+                        &to,
+                        &ServerMsg::TaskProgress {
+                            task_id: task.id,
+                            progress: 100,
+                            processed: task.processed,
+                            total: task.total,
+                        },
+                    );
+                    ServerMsg::TaskCompleted { task }
+                }
+                "failed" => ServerMsg::TaskFailed { task },
+                _ => ServerMsg::TaskCancelled { task },
+            };
+            state.hub.publish(&to, &msg);
+            crate::notifications::publish(&*state.hub, &[note]);
+            Metrics::inc(&state.metrics.tasks_finished);
+        }
+        Err(e) => tracing::error!(error = %e, task = id, "recording the end of a task"),
+    }
+    state.runner.kick();
+}
+
+/// How many items a partial result holds (numbers generated, inputs checked, targets tried).
+fn partial_count(result: &Value) -> Option<i64> {
+    if let Some(a) = result.get("numbers").and_then(Value::as_array) {
+        return Some(a.len() as i64);
+    }
+    if let Some(a) = result.get("results").and_then(Value::as_array) {
+        return Some(a.len() as i64);
+    }
+    let sent = result.get("sent")?.as_i64()?;
+    let failed = result.get("failed")?.as_array()?.len() as i64;
+    Some(sent + failed)
+}
