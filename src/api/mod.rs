@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod chat;
 pub mod notifications;
+pub mod support;
 pub mod system;
 pub mod tasks;
 
@@ -141,5 +142,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(chat::configure)
         .configure(tasks::configure)
         .configure(notifications::configure)
+        .configure(support::configure)
         .configure(system::configure);
 }

@@ -6,6 +6,7 @@ use crate::chat::{self, Actor};
 use crate::error::{AppError, AppResult};
 use crate::hub::Endpoint;
 use crate::protocol::{ClientMsg, ServerMsg};
+use crate::support;
 use crate::tasks;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub async fn handle(ctx: &Ctx, kind: &str, msg: ClientMsg) -> AppResult<Option<S
     match ctx.conn.endpoint {
         Endpoint::Chat => chat_frame(ctx, msg).await,
         Endpoint::Tasks => task_frame(ctx, msg).await,
+        Endpoint::Support => support_frame(ctx, msg).await,
+        Endpoint::Admin => admin_frame(ctx, msg).await,
         _ => Err(not_here(kind)),
     }
     .map_err(|e| match e {
@@ -110,6 +113,40 @@ async fn task_frame(ctx: &Ctx, msg: ClientMsg) -> AppResult<Option<ServerMsg>> {
         ClientMsg::CancelTask(r) => ServerMsg::TaskCancelling {
             task_id: tasks::cancel(s, u, r).await?,
         },
+        _ => return Err(AppError::UnknownType(String::new())),
+    }))
+}
+
+async fn support_frame(ctx: &Ctx, msg: ClientMsg) -> AppResult<Option<ServerMsg>> {
+    let s = &ctx.state;
+    let u = &ctx.principal.user;
+    Ok(Some(match msg {
+        ClientMsg::SendMessage(r) => ServerMsg::MessageSent {
+            message: support::send(s, u, r.content, r.client_id).await?.0,
+        },
+        ClientMsg::GetMessages(r) => ServerMsg::Messages(support::messages(s, u, r).await?),
+        ClientMsg::MarkRead(r) => {
+            ServerMsg::ReadMarked(support::mark_read(s, u, r.message_id).await?)
+        }
+        _ => return Err(AppError::UnknownType(String::new())),
+    }))
+}
+
+async fn admin_frame(ctx: &Ctx, msg: ClientMsg) -> AppResult<Option<ServerMsg>> {
+    let s = &ctx.state;
+    let a = &Actor::staff(&ctx.principal);
+    Ok(Some(match msg {
+        ClientMsg::GetRoomList => ServerMsg::RoomList {
+            rooms: support::staff_rooms(s, a).await?,
+        },
+        ClientMsg::GetRoom(r) => ServerMsg::Room {
+            room: support::staff_room(s, a, r.room_id).await?,
+        },
+        ClientMsg::GetMessages(r) => ServerMsg::Messages(support::staff_messages(s, a, r).await?),
+        ClientMsg::SendMessage(r) => ServerMsg::MessageSent {
+            message: support::staff_send(s, a, r).await?.0,
+        },
+        ClientMsg::MarkRead(r) => ServerMsg::ReadMarked(support::staff_mark_read(s, a, r).await?),
         _ => return Err(AppError::UnknownType(String::new())),
     }))
 }

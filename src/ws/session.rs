@@ -81,8 +81,12 @@ pub async fn run(
             max_message_bytes: state.config.max_message_bytes,
             messages_per_second: state.config.messages_per_second,
         },
-        guest: guest.as_ref().map(|(info, _)| info.clone()),
-        guest_token: guest.map(|(_, token)| token),
+        // A guest's identity on every connect; the token only when it was just made.
+        guest: principal.user.is_guest.then(|| GuestInfo {
+            id: principal.user.id,
+            name: principal.user.display_name.clone(),
+        }),
+        guest_token: guest,
     };
     conn.send(Outbound::Text(connected.frame(None)));
     let mut ctx = Ctx {
@@ -110,16 +114,10 @@ pub async fn run(
 async fn authenticate(
     state: &AppState,
     hs: &Handshake,
-) -> Result<(Principal, Option<(GuestInfo, String)>), Close> {
+) -> Result<(Principal, Option<String>), Close> {
     if hs.endpoint == Endpoint::Support && hs.credential == Credential::None {
         return match crate::support::create_guest(state, hs.peer.as_deref()).await {
-            Ok((p, token)) => {
-                let info = GuestInfo {
-                    id: p.user.id,
-                    name: p.user.display_name.clone(),
-                };
-                Ok((p, Some((info, token))))
-            }
+            Ok((p, token)) => Ok((p, Some(token))),
             Err(AppError::RateLimited { retry_after, .. }) => Err(Close::rate_limited(
                 "too many new visitors from this address",
                 retry_after.as_millis() as u64,

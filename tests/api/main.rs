@@ -3,5 +3,6 @@
 mod accounts;
 mod chat;
 mod helpers;
+mod support;
 mod tasks;
 mod ws_auth;
