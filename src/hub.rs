@@ -11,8 +11,8 @@ use crate::auth::AuthFailure;
 use crate::protocol::{CloseInfo, ServerMsg};
 use bytestring::ByteString;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, watch};
 
 /// Which WebSocket endpoint a connection is on.
@@ -151,6 +151,11 @@ pub struct Conn {
     token_id: AtomicI64,
     tx: mpsc::Sender<Outbound>,
     close: watch::Sender<Option<Close>>,
+    /// While set, pushes wait in `held` so that the first frames (`connected`, a snapshot) go
+    /// out before anything published after the connection was registered.
+    holding: AtomicBool,
+    held: Mutex<Vec<Outbound>>,
+    capacity: usize,
 }
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
@@ -179,13 +184,33 @@ impl Conn {
             token_id: AtomicI64::new(token_id),
             tx,
             close,
+            holding: AtomicBool::new(true),
+            held: Mutex::new(Vec::new()),
+            capacity: capacity.max(1),
         });
         (conn, rx, close_rx)
     }
 
     /// Queues a frame without waiting. A full queue closes the connection with 4008 and
-    /// returns `false`.
+    /// returns `false`. Until [`Conn::release`], frames are held back (in order).
     pub fn send(&self, out: Outbound) -> bool {
+        if self.holding.load(Ordering::Acquire) {
+            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if self.holding.load(Ordering::Acquire) {
+                if held.len() >= self.capacity {
+                    drop(held);
+                    self.close(Close::slow_consumer());
+                    return false;
+                }
+                held.push(out);
+                return true;
+            }
+        }
+        self.send_now(out)
+    }
+
+    /// Queues a frame ahead of any held pushes (for the first frames of a connection).
+    pub fn send_now(&self, out: Outbound) -> bool {
         match self.tx.try_send(out) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -194,6 +219,17 @@ impl Conn {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Ends the hold: queues the held pushes, in order, and sends directly from now on.
+    pub fn release(&self) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        for out in held.drain(..) {
+            if !self.send_now(out) {
+                break;
+            }
+        }
+        self.holding.store(false, Ordering::Release);
     }
 
     /// Asks the writer to close the socket. Only the first request counts.
@@ -418,6 +454,7 @@ mod tests {
         let (b, mut brx, _) = Conn::new(Endpoint::Tasks, 1, false, 11, 8);
         let (c, mut crx, _) = Conn::new(Endpoint::Chat, 2, false, 12, 8);
         for conn in [&a, &b, &c] {
+            conn.release();
             hub.register(conn.clone()).unwrap();
         }
         let hub: &dyn Hub = &hub;
@@ -440,12 +477,30 @@ mod tests {
     fn full_queue_closes_with_4008() {
         let hub = LocalHub::new(10);
         let (a, _arx, close_rx) = Conn::new(Endpoint::Chat, 1, false, 11, 2);
+        a.release();
         hub.register(a.clone()).unwrap();
         let aud = Audience::user(Endpoint::Chat, 1);
         for _ in 0..3 {
             (&hub as &dyn Hub).publish_bytes(&aud, "z".into());
         }
         assert_eq!(close_rx.borrow().as_ref().map(|c| c.code), Some(4008));
+    }
+
+    #[test]
+    fn held_pushes_follow_the_first_frames() {
+        let (a, mut rx, _) = Conn::new(Endpoint::Tasks, 1, false, 11, 8);
+        assert!(a.send(Outbound::Text("push".into())));
+        assert!(rx.try_recv().is_err(), "held");
+        a.send_now(Outbound::Text("connected".into()));
+        a.send_now(Outbound::Text("snapshot".into()));
+        a.release();
+        a.send(Outbound::Text("later".into()));
+        let got: Vec<String> = std::iter::from_fn(|| match rx.try_recv() {
+            Ok(Outbound::Text(t)) => Some(t.to_string()),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(got, ["connected", "snapshot", "push", "later"]);
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub async fn run(
         }),
         guest_token: guest,
     };
-    conn.send(Outbound::Text(connected.frame(None)));
+    conn.send_now(Outbound::Text(connected.frame(None)));
     let mut ctx = Ctx {
         state,
         principal,
@@ -97,14 +97,16 @@ pub async fn run(
     match super::dispatch::on_connect(&ctx).await {
         Ok(frames) => {
             for f in frames {
-                ctx.conn.send(Outbound::Text(f.frame(None)));
+                ctx.conn.send_now(Outbound::Text(f.frame(None)));
             }
         }
         Err(e) => {
             ctx.conn
-                .send(Outbound::Text(ServerMsg::error(&e).frame(None)));
+                .send_now(Outbound::Text(ServerMsg::error(&e).frame(None)));
         }
     }
+    // Pushes published since the registration follow the first frames.
+    ctx.conn.release();
     let close = read_loop(&mut ctx, stream).await;
     ctx.conn.close(close);
 }
