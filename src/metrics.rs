@@ -16,6 +16,8 @@ pub struct Metrics {
     pub ws_frames_in: AtomicU64,
     /// Chat messages stored.
     pub messages_stored: AtomicU64,
+    /// Transactions the message writer committed (each holds one or more messages).
+    pub message_batches: AtomicU64,
     /// Tasks that ended (any status).
     pub tasks_finished: AtomicU64,
 }
@@ -28,56 +30,71 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self, connections: usize, uptime_s: u64) -> String {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let rows: [(&str, &str, &str, u64); 10] = [
+            (
+                "hearth_uptime_seconds",
+                "gauge",
+                "Seconds since start.",
+                uptime_s,
+            ),
+            (
+                "hearth_ws_connections",
+                "gauge",
+                "Open WebSockets.",
+                connections as u64,
+            ),
+            (
+                "hearth_http_requests_total",
+                "counter",
+                "HTTP requests answered.",
+                get(&self.http_requests),
+            ),
+            (
+                "hearth_http_errors_total",
+                "counter",
+                "HTTP 5xx answers.",
+                get(&self.http_errors),
+            ),
+            (
+                "hearth_ws_accepted_total",
+                "counter",
+                "WebSockets accepted.",
+                get(&self.ws_accepted),
+            ),
+            (
+                "hearth_ws_frames_in_total",
+                "counter",
+                "WebSocket client frames handled.",
+                get(&self.ws_frames_in),
+            ),
+            (
+                "hearth_messages_stored_total",
+                "counter",
+                "Chat messages stored.",
+                get(&self.messages_stored),
+            ),
+            (
+                "hearth_message_batches_total",
+                "counter",
+                "Message write transactions (group commits).",
+                get(&self.message_batches),
+            ),
+            (
+                "hearth_tasks_finished_total",
+                "counter",
+                "Tasks that ended.",
+                get(&self.tasks_finished),
+            ),
+            ("hearth_process_start_info", "gauge", "Always 1.", 1),
+        ];
         let mut out = String::new();
-        let mut line = |name: &str, kind: &str, help: &str, v: u64| {
+        for (name, kind, help, v) in rows {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
             );
-        };
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        line(
-            "hearth_uptime_seconds",
-            "gauge",
-            "Seconds since start.",
-            uptime_s,
-        );
-        line(
-            "hearth_ws_connections",
-            "gauge",
-            "Open WebSockets.",
-            connections as u64,
-        );
-        line(
-            "hearth_http_requests_total",
-            "counter",
-            "HTTP requests answered.",
-            get(&self.http_requests),
-        );
-        line(
-            "hearth_http_errors_total",
-            "counter",
-            "HTTP 5xx answers.",
-            get(&self.http_errors),
-        );
-        line(
-            "hearth_ws_accepted_total",
-            "counter",
-            "WebSockets accepted.",
-            get(&self.ws_accepted),
-        );
-        line(
-            "hearth_ws_frames_in_total",
-            "counter",
-            "WebSocket client frames handled.",
-            get(&self.ws_frames_in),
-        );
-        line(
-            "hearth_messages_stored_total",
-            "counter",
-            "Chat messages stored.",
-            get(&self.messages_stored),
-        );
+        }
         out
     }
 }

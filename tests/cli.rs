@@ -1,6 +1,7 @@
 //! The real binary: `hearth user create` and `hearth serve` with a clean SIGTERM.
 
 use std::io::{BufRead, BufReader, Write};
+// The log is read by a thread; the test polls it for the marker line (a log has no event to await).
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -52,12 +53,17 @@ async fn user_create_then_serve_then_sigterm() {
         .unwrap();
     let stderr = server.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log_writer = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(p) = line.split("port=").nth(1) {
                 let port: String = p.chars().take_while(char::is_ascii_digit).collect();
                 let _ = tx.send(port);
             }
+            let mut l = log_writer.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
         }
     });
     let port = rx
@@ -84,6 +90,67 @@ async fn user_create_then_serve_then_sigterm() {
         .await
         .unwrap();
     assert_eq!(login["user"]["is_staff"], true);
+
+    // Secrets in query strings never reach the access log.
+    let token = login["token"].as_str().unwrap().to_string();
+    let ticket: serde_json::Value = http
+        .post(format!("{base}/api/auth/ws-ticket"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ticket = ticket["ticket"].as_str().unwrap().to_string();
+    let ws = format!("ws://127.0.0.1:{port}");
+    let (mut a, _) = tokio_tungstenite::connect_async(format!("{ws}/ws/chat/?token={token}"))
+        .await
+        .unwrap();
+    let (mut b, _) = tokio_tungstenite::connect_async(format!("{ws}/ws/chat/?ticket={ticket}"))
+        .await
+        .unwrap();
+    let (mut c, _) = tokio_tungstenite::connect_async(format!("{ws}/ws/support/"))
+        .await
+        .unwrap();
+    use futures_util::StreamExt;
+    let mut guest = String::new();
+    for s in [&mut a, &mut b, &mut c] {
+        let hello = s.next().await.unwrap().unwrap().into_text().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&hello).unwrap();
+        assert_eq!(v["type"], "connected");
+        if let Some(g) = v["guest_token"].as_str() {
+            guest = g.to_string();
+        }
+    }
+    let (mut d, _) =
+        tokio_tungstenite::connect_async(format!("{ws}/ws/support/?guest={guest}&access={token}"))
+            .await
+            .unwrap();
+    let _ = d.next().await;
+    // A request logged after the sockets marks the point the log must have reached.
+    http.get(format!("{base}/api/health?marker=done"))
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !log.lock().unwrap().contains("marker=done") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "access log line never appeared"
+        );
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let text = log.lock().unwrap().clone();
+    for secret in [&token, &ticket, &guest] {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret reached the log:\n{text}"
+        );
+    }
+    assert!(text.contains("token=REDACTED") && text.contains("ticket=REDACTED"));
+    assert!(text.contains("guest=REDACTED"));
 
     // SIGTERM: exit 0.
     let status = Command::new("kill")

@@ -141,6 +141,7 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
     })();
     match result {
         Ok(done) => {
+            Metrics::inc(&deps.metrics.message_batches);
             let mut newest = 0;
             for d in &done {
                 if let (Ok((m, true)), Some(aud)) = (&d.outcome, &d.notify) {
