@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// Largest WebSocket message / JSON body in bytes.
     #[arg(long, env = "HEARTH_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
     pub max_message_bytes: usize,
+    /// Largest body of POST /api/tasks in bytes.
+    #[arg(long, env = "HEARTH_MAX_TASK_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_task_body_bytes: usize,
     /// Sustained client frames per second per socket.
     #[arg(long, env = "HEARTH_MESSAGES_PER_SECOND", default_value_t = 20)]
     pub messages_per_second: u32,
@@ -110,6 +113,7 @@ impl ServeArgs {
             heartbeat_interval: Duration::from_secs(self.heartbeat_interval.max(1)),
             heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout.max(1)),
             max_message_bytes: self.max_message_bytes,
+            max_task_body_bytes: self.max_task_body_bytes,
             messages_per_second: self.messages_per_second,
             max_connections_per_user: self.max_connections_per_user,
             ..d

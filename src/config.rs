@@ -29,6 +29,8 @@ pub struct Config {
     pub token_expiring_notice: Duration,
     /// Largest WebSocket message and REST JSON body, in bytes.
     pub max_message_bytes: usize,
+    /// Largest body of `POST /api/tasks` (a list of 100000 numbers is over a megabyte).
+    pub max_task_body_bytes: usize,
     /// Sustained client frames per second allowed on one socket.
     pub messages_per_second: u32,
     /// Outbound frames queued per socket before it is closed as a slow consumer (4008).
@@ -70,6 +72,7 @@ impl Default for Config {
             heartbeat_timeout: Duration::from_secs(60),
             token_expiring_notice: Duration::from_secs(60),
             max_message_bytes: 64 * 1024,
+            max_task_body_bytes: 4 * 1024 * 1024,
             messages_per_second: 20,
             outbound_queue: 256,
             max_connections_per_user: 32,

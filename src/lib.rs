@@ -42,7 +42,11 @@ pub struct Server {
 impl Server {
     /// Opens the database, binds the listener and starts serving in the background.
     pub async fn start(config: Config) -> std::io::Result<Server> {
-        let db = db::Db::open(&config.db).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let path = config.db.clone();
+        let db = tokio::task::spawn_blocking(move || db::Db::open(&path))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let mem = config.argon2_memory_kib;

@@ -24,6 +24,11 @@ use serde::de::DeserializeOwned;
 /// size limit.
 pub struct JsonBody<T>(pub T);
 
+/// Marks a route whose bodies may be up to `max_task_body_bytes` instead of
+/// `max_message_bytes` (task inputs can be large).
+#[derive(Clone, Copy)]
+pub struct LargeBody;
+
 /// A JSON body that may be absent: an empty body is `None`.
 pub struct MaybeJson<T>(pub Option<T>);
 
@@ -33,9 +38,16 @@ fn read_body(
     req: &HttpRequest,
     payload: &mut Payload,
 ) -> LocalBoxFuture<'static, Result<Option<web::BytesMut>, AppError>> {
+    let large = req.app_data::<LargeBody>().is_some();
     let limit = req
         .app_data::<web::Data<AppState>>()
-        .map(|s| s.config.max_message_bytes)
+        .map(|s| {
+            if large {
+                s.config.max_task_body_bytes
+            } else {
+                s.config.max_message_bytes
+            }
+        })
         .unwrap_or(64 * 1024);
     let content_type_ok = match req.headers().get(header::CONTENT_TYPE) {
         None => true,

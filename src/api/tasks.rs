@@ -56,11 +56,16 @@ async fn result(state: State, who: Auth, id: web::Path<i64>, q: web::Query<Resul
     })
 }
 
-/// Registers the task routes.
+/// Registers the task routes. `POST /api/tasks` takes bodies up to `max_task_body_bytes`:
+/// a `validate_numbers` list of 100000 numbers is over a megabyte.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/tasks", web::post().to(start))
-        .route("/api/tasks", web::get().to(list))
-        .route("/api/tasks/{id}", web::get().to(get))
-        .route("/api/tasks/{id}/cancel", web::post().to(cancel))
-        .route("/api/tasks/{id}/result", web::get().to(result));
+    cfg.service(
+        web::resource("/api/tasks")
+            .app_data(super::LargeBody)
+            .route(web::post().to(start))
+            .route(web::get().to(list)),
+    )
+    .route("/api/tasks/{id}", web::get().to(get))
+    .route("/api/tasks/{id}/cancel", web::post().to(cancel))
+    .route("/api/tasks/{id}/result", web::get().to(result));
 }

@@ -301,3 +301,22 @@ async fn health_and_metrics() {
         .unwrap()
         .starts_with("text/html"));
 }
+
+#[tokio::test]
+async fn health_answers_503_when_the_database_is_unusable() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/api/health", None).await.status(), 200);
+    // A database this binary cannot use (a schema from a newer version).
+    app.server
+        .as_ref()
+        .unwrap()
+        .state()
+        .db
+        .call(|c| Ok(c.pragma_update(None, "user_version", 999)?))
+        .await
+        .unwrap();
+    let r = app.get("/api/health", None).await;
+    assert_eq!(r.status(), 503);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "unavailable");
+}

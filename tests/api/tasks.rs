@@ -747,3 +747,30 @@ async fn notifications_for_direct_messages_mentions_and_task_ends() {
         .unwrap();
     assert_eq!(all["notifications"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn progress_is_pushed_at_most_ten_times_a_second() {
+    // 200 progress reports 2 ms apart: without the throttle there would be ~200 pushes in
+    // ~0.5 s.
+    let app = spawn_app_with(|c| c.task_slowdown = Duration::from_millis(2)).await;
+    let u = app.register("quinn").await;
+    let mut ws = app.ws_ready("/ws/tasks/", &u.token).await;
+    ws.next_of("task_list").await;
+    let numbers: Vec<String> = (0..100_000)
+        .map(|i| format!("415555{:04}", i % 10_000))
+        .collect();
+    let started = std::time::Instant::now();
+    let t = start_rest(&app, &u, "validate_numbers", json!({"numbers": numbers})).await;
+    let (progress, end) = follow(&mut ws, t["id"].as_i64().unwrap()).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(end["type"], "task_completed");
+    // At most one push per 100 ms, plus the first and the final 100.
+    let allowed = (elapsed * 10.0).ceil() as usize + 2;
+    assert!(
+        progress.len() <= allowed,
+        "{} pushes in {elapsed:.2} s",
+        progress.len()
+    );
+    assert!(progress.len() >= 2);
+    assert_eq!(progress.last().unwrap()["progress"], 100);
+}
