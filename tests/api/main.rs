@@ -2,5 +2,6 @@
 
 mod accounts;
 mod chat;
+mod chat_ops;
 mod helpers;
 mod ws_auth;
