@@ -552,6 +552,8 @@ async fn public_rooms_match_case_insensitively_most_active_first() {
         assert_room_shape(r);
         assert_eq!(r["is_public"], true);
         assert_eq!(r["kind"], "group");
+        // Nothing is unread for someone who is not a member (and joining marks history read).
+        assert_eq!(r["unread_count"], 0, "{r}");
     }
     let rest = json_of(app.get("/api/rooms/public", Some(&bob.token)).await, 200).await;
     assert_keys(&rest, &["rooms"]);
