@@ -107,6 +107,9 @@ impl Server {
                 .default_service(web::to(api::system::not_found))
         })
         .workers(workers)
+        // Real-time frames go out at once: with Nagle's algorithm a frame written right after
+        // another (a push, then the reply) waits for the peer's delayed ACK, up to ~40 ms.
+        .tcp_nodelay(true)
         .disable_signals()
         .shutdown_timeout(5)
         .listen(listener)?

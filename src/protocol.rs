@@ -350,6 +350,24 @@ pub struct Request {
     pub msg: ClientMsg,
 }
 
+/// A `request_id` as sent (a string of up to 64 characters, or a number); `None` if it is
+/// not acceptable.
+fn valid_request_id(v: Option<&Value>) -> Option<Option<Value>> {
+    match v {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(s)) if s.chars().count() <= 64 => Some(Some(Value::String(s.clone()))),
+        Some(Value::Number(n)) => Some(Some(Value::Number(n.clone()))),
+        Some(_) => None,
+    }
+}
+
+/// The `request_id` of a frame that is refused without being handled (flood control), so that
+/// the `error` still answers the request it refuses.
+pub fn request_id_of(text: &str) -> Option<Value> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    valid_request_id(value.get("request_id")).flatten()
+}
+
 /// Parses a text frame. On failure returns the error and whatever `request_id` could be read,
 /// so the error frame can still echo it.
 pub fn parse_request(text: &str) -> Result<Request, (AppError, Option<Value>)> {
@@ -357,16 +375,11 @@ pub fn parse_request(text: &str) -> Result<Request, (AppError, Option<Value>)> {
     let Value::Object(obj) = &value else {
         return Err((AppError::invalid("a frame must be a JSON object"), None));
     };
-    let request_id = match obj.get("request_id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.chars().count() <= 64 => Some(Value::String(s.clone())),
-        Some(Value::Number(n)) => Some(Value::Number(n.clone())),
-        Some(_) => {
-            return Err((
-                AppError::field("request_id", "must be a string of up to 64 characters"),
-                None,
-            ))
-        }
+    let Some(request_id) = valid_request_id(obj.get("request_id")) else {
+        return Err((
+            AppError::field("request_id", "must be a string of up to 64 characters"),
+            None,
+        ));
     };
     let kind = match obj.get("type") {
         Some(Value::String(s)) => s.clone(),
@@ -438,5 +451,11 @@ mod tests {
         assert_eq!(r.kind, "nope");
         let long = format!(r#"{{"type":"ping","request_id":"{}"}}"#, "x".repeat(65));
         assert!(parse_request(&long).is_err());
+        assert_eq!(request_id_of(&long), None);
+        assert_eq!(
+            request_id_of(r#"{"type":"ping","request_id":"q"}"#),
+            Some(Value::String("q".into()))
+        );
+        assert_eq!(request_id_of("{"), None);
     }
 }

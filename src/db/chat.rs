@@ -133,13 +133,15 @@ fn message_from_row(r: &Row<'_>) -> rusqlite::Result<Message> {
 }
 
 /// The room columns, as seen by viewer `?1`. `staff` views of support rooms count unread
-/// messages from the staff's shared read marker.
+/// messages from the staff's shared read marker. A viewer who is not a member (a room in the
+/// public directory) has nothing unread, as after joining.
 fn room_select(staff_view: bool) -> String {
     let last_read = if staff_view {
         "r.staff_last_read"
     } else {
         "COALESCE((SELECT last_read_message_id FROM room_members \
-          WHERE room_id = r.id AND user_id = ?1), 0)"
+          WHERE room_id = r.id AND user_id = ?1), \
+          (SELECT max(id) FROM messages WHERE room_id = r.id), 0)"
     };
     let unread_from_others = if staff_view {
         "(m.sender_id IS NULL OR m.sender_id = r.support_user_id)"

@@ -41,7 +41,32 @@ fn not_here(kind: &str) -> AppError {
     AppError::UnknownType(format!("'{kind}' is not handled on this endpoint"))
 }
 
+/// Over the socket the ids that REST takes from the path are body fields, which the shared
+/// request types default to 0 when absent. A missing (or non-positive) id is a malformed
+/// request, `validation_failed`, not an unknown room or message.
+fn check_ids(msg: &ClientMsg) -> AppResult<()> {
+    let (field, id) = match msg {
+        ClientMsg::GetRoom(r) | ClientMsg::JoinRoom(r) | ClientMsg::LeaveRoom(r) => {
+            ("room_id", r.room_id)
+        }
+        ClientMsg::AddMember(r) => ("room_id", r.room_id),
+        ClientMsg::GetMessages(r) => ("room_id", r.room_id),
+        ClientMsg::SendMessage(r) => ("room_id", r.room_id),
+        ClientMsg::MarkRead(r) => ("room_id", r.room_id),
+        ClientMsg::Typing(r) => ("room_id", r.room_id),
+        ClientMsg::EditMessage(r) => ("message_id", r.message_id),
+        ClientMsg::DeleteMessage(r) => ("message_id", r.message_id),
+        _ => return Ok(()),
+    };
+    if id > 0 {
+        Ok(())
+    } else {
+        Err(AppError::field(field, "is required (a positive integer)"))
+    }
+}
+
 async fn chat_frame(ctx: &Ctx, msg: ClientMsg) -> AppResult<Option<ServerMsg>> {
+    check_ids(&msg)?;
     let s = &ctx.state;
     let a = &Actor::user(&ctx.principal);
     Ok(Some(match msg {

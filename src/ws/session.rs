@@ -327,7 +327,8 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close 
                                 message: "too many messages; slow down".into(),
                                 retry_after: wait,
                             };
-                            reply(ctx, ServerMsg::error(&e), None);
+                            let rid = protocol::request_id_of(&text);
+                            reply(ctx, ServerMsg::error(&e), rid.as_ref());
                             continue;
                         }
                         if let Some(close) = handle_text(ctx, &text).await {

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod chat;
+mod chat_ops;
 mod helpers;
 mod support;
 mod tasks;
