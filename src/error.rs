@@ -172,6 +172,23 @@ impl ResponseError for AppError {
     }
 }
 
+/// Default page size of every list.
+pub const DEFAULT_LIMIT: i64 = 50;
+/// Largest page size of every list.
+pub const MAX_LIMIT: i64 = 100;
+
+/// Checks a list's `limit`: absent means [`DEFAULT_LIMIT`], otherwise 1 to [`MAX_LIMIT`].
+pub fn page_limit(limit: Option<i64>) -> AppResult<i64> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
+        Some(_) => Err(AppError::field(
+            "limit",
+            format!("must be 1 to {MAX_LIMIT}"),
+        )),
+    }
+}
+
 /// Whole seconds for a `Retry-After` header, rounded up, at least 1.
 pub fn retry_after_secs(d: Duration) -> u64 {
     d.as_millis().div_ceil(1000).max(1) as u64

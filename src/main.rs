@@ -2,9 +2,9 @@
 
 use clap::Parser;
 use hearth::cli::{Cli, Command, ServeArgs, UserCommand};
+use std::process::ExitCode;
 
-#[actix_web::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -12,21 +12,12 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => match hearth::Server::start(args.into_config()).await {
-            Ok(server) => match server.run_until_signal().await {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("hearth: {e}");
-                    std::process::ExitCode::FAILURE
-                }
-            },
-            Err(e) => {
-                eprintln!("hearth: cannot start: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        },
+    let result = match Cli::parse()
+        .command
+        .unwrap_or(Command::Serve(ServeArgs::default()))
+    {
+        Command::Serve(args) => serve(args),
+        // Blocking work (Argon2, SQLite): no async runtime is involved.
         Command::User {
             command:
                 UserCommand::Create {
@@ -34,15 +25,22 @@ async fn main() -> std::process::ExitCode {
                     staff,
                     db,
                 },
-        } => match hearth::cli::user_create(&username, staff, &db) {
-            Ok(msg) => {
-                println!("{msg}");
-                std::process::ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("hearth: {e}");
-                std::process::ExitCode::FAILURE
-            }
-        },
+        } => hearth::cli::user_create(&username, staff, &db).map(|msg| println!("{msg}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hearth: {e}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async {
+        let server = hearth::Server::start(args.into_config())
+            .await
+            .map_err(|e| format!("cannot start: {e}"))?;
+        server.run_until_signal().await.map_err(|e| e.to_string())
+    })
 }

@@ -5,7 +5,7 @@ use crate::db::chat::{Message, RoomKind};
 use crate::db::notifications::{self as store, Notification};
 use crate::db::tasks::Task;
 use crate::db::users::{self, User};
-use crate::error::{AppError, AppResult};
+use crate::error::{page_limit, AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Hub};
 use crate::protocol::ServerMsg;
 use crate::state::AppState;
@@ -126,11 +126,7 @@ pub async fn list(
     unread_only: bool,
     limit: Option<i64>,
 ) -> AppResult<Vec<Notification>> {
-    let limit = match limit {
-        None => 50,
-        Some(l) if (1..=100).contains(&l) => l,
-        Some(_) => return Err(AppError::field("limit", "must be 1 to 100")),
-    };
+    let limit = page_limit(limit)?;
     let uid = user.id;
     state
         .db

@@ -1,7 +1,6 @@
 //! The real binary: `hearth user create` and `hearth serve` with a clean SIGTERM.
 
 use std::io::{BufRead, BufReader, Write};
-// The log is read by a thread; the test polls it for the marker line (a log has no event to await).
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -52,23 +51,34 @@ async fn user_create_then_serve_then_sigterm() {
         .spawn()
         .unwrap();
     let stderr = server.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let log_writer = log.clone();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(p) = line.split("port=").nth(1) {
-                let port: String = p.chars().take_while(char::is_ascii_digit).collect();
-                let _ = tx.send(port);
-            }
-            let mut l = log_writer.lock().unwrap();
-            l.push_str(&line);
-            l.push('\n');
+            let _ = tx.send(line);
         }
     });
-    let port = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("server logged its port");
+    // Reads log lines until one satisfies `f`; returns everything read.
+    let read_until = |f: &dyn Fn(&str) -> bool| -> String {
+        let mut seen = String::new();
+        loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| panic!("log line never came; saw:\n{seen}"));
+            seen.push_str(&line);
+            seen.push('\n');
+            if f(&line) {
+                return seen;
+            }
+        }
+    };
+    let first = read_until(&|l| l.contains("port="));
+    let port: String = first
+        .split("port=")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let health: serde_json::Value = http
@@ -133,16 +143,7 @@ async fn user_create_then_serve_then_sigterm() {
         .send()
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !log.lock().unwrap().contains("marker=done") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "access log line never appeared"
-        );
-        tokio::task::yield_now().await;
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let text = log.lock().unwrap().clone();
+    let text = read_until(&|l| l.contains("marker=done"));
     for secret in [&token, &ticket, &guest] {
         assert!(
             !text.contains(secret.as_str()),

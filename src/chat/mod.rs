@@ -7,7 +7,7 @@ pub mod writer;
 use crate::auth::Principal;
 use crate::db::chat::{self as store, Cursor, Message, Room, RoomInfo, RoomKind};
 use crate::db::users::{self, User};
-use crate::error::{AppError, AppResult};
+use crate::error::{page_limit, AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Target};
 use crate::protocol::ServerMsg;
 use crate::state::AppState;
@@ -18,10 +18,6 @@ use tokio::sync::oneshot;
 
 /// Longest message content, in characters.
 pub const MAX_CONTENT_CHARS: usize = 4000;
-/// Default and largest page size.
-pub const DEFAULT_LIMIT: i64 = 50;
-/// Largest page size.
-pub const MAX_LIMIT: i64 = 100;
 /// Longest `client_id`.
 pub const MAX_CLIENT_ID: usize = 64;
 /// Longest long-poll wait.
@@ -143,17 +139,6 @@ pub fn check_content(content: &str) -> AppResult<()> {
         ));
     }
     Ok(())
-}
-
-fn check_limit(limit: Option<i64>) -> AppResult<i64> {
-    match limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
-        Some(_) => Err(AppError::field(
-            "limit",
-            format!("must be 1 to {MAX_LIMIT}"),
-        )),
-    }
 }
 
 fn check_room_name(name: &str) -> AppResult<String> {
@@ -489,7 +474,7 @@ pub async fn public_rooms(
     actor: &Actor,
     req: PublicRooms,
 ) -> AppResult<Vec<Room>> {
-    let limit = check_limit(req.limit)?;
+    let limit = page_limit(req.limit)?;
     let query = req.query.unwrap_or_default();
     if query.chars().count() > 100 {
         return Err(AppError::field("query", "at most 100 characters"));
@@ -609,7 +594,7 @@ pub async fn get_messages(
     actor: &Actor,
     req: GetMessages,
 ) -> AppResult<MessagePage> {
-    let limit = check_limit(req.limit)?;
+    let limit = page_limit(req.limit)?;
     let cursor = match (req.before, req.after) {
         (Some(_), Some(_)) => {
             return Err(AppError::invalid("give either before or after, not both"))
@@ -828,7 +813,7 @@ pub async fn sync(
     req: Sync,
     wait: Duration,
 ) -> AppResult<SyncPage> {
-    let limit = check_limit(req.limit)?;
+    let limit = page_limit(req.limit)?;
     if req.after < 0 {
         return Err(AppError::field("after", "must not be negative"));
     }

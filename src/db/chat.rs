@@ -526,6 +526,15 @@ pub fn sync(
     Ok((rows, has_more))
 }
 
+/// The id of a room's newest message (0 when it has none).
+fn newest_message_id(conn: &Connection, room_id: i64) -> AppResult<i64> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(max(id), 0) FROM messages WHERE room_id = ?1",
+        [room_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// Moves a member's read marker forward (never back) to `message_id`, or to the newest message
 /// when `None`. Returns the marker and the member's unread count.
 pub fn mark_read(
@@ -534,13 +543,9 @@ pub fn mark_read(
     user_id: i64,
     message_id: Option<i64>,
 ) -> AppResult<(i64, i64)> {
-    let target: i64 = match message_id {
+    let target = match message_id {
         Some(id) => id,
-        None => conn.query_row(
-            "SELECT COALESCE(max(id), 0) FROM messages WHERE room_id = ?1",
-            [room_id],
-            |r| r.get(0),
-        )?,
+        None => newest_message_id(conn, room_id)?,
     };
     conn.execute(
         "UPDATE room_members SET last_read_message_id = max(last_read_message_id, ?3)
@@ -568,13 +573,9 @@ pub fn staff_mark_read(
     room_id: i64,
     message_id: Option<i64>,
 ) -> AppResult<(i64, i64)> {
-    let target: i64 = match message_id {
+    let target = match message_id {
         Some(id) => id,
-        None => conn.query_row(
-            "SELECT COALESCE(max(id), 0) FROM messages WHERE room_id = ?1",
-            [room_id],
-            |r| r.get(0),
-        )?,
+        None => newest_message_id(conn, room_id)?,
     };
     conn.execute(
         "UPDATE rooms SET staff_last_read = max(staff_last_read, ?2) WHERE id = ?1",

@@ -7,7 +7,7 @@ pub mod runner;
 
 use crate::db::tasks::{self as store, Task};
 use crate::db::users::User;
-use crate::error::{AppError, AppResult};
+use crate::error::{page_limit, AppError, AppResult};
 use crate::hub::{Audience, Endpoint};
 use crate::protocol::ServerMsg;
 use crate::state::AppState;
@@ -92,11 +92,7 @@ pub async fn list(state: &AppState, user: &User, req: GetTasks) -> AppResult<Vec
             ));
         }
     }
-    let limit = match req.limit {
-        None => 50,
-        Some(l) if (1..=100).contains(&l) => l,
-        Some(_) => return Err(AppError::field("limit", "must be 1 to 100")),
-    };
+    let limit = page_limit(req.limit)?;
     let uid = user.id;
     state
         .db

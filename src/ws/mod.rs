@@ -35,67 +35,21 @@ fn upgrade(
     Ok(response)
 }
 
-async fn chat(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    upgrade(req, body, state, Endpoint::Chat, None)
-}
-
-async fn tasks(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    upgrade(req, body, state, Endpoint::Tasks, None)
-}
-
-async fn notifications(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let path_user = req.match_info().get("user_id").map(str::to_string);
-    upgrade(req, body, state, Endpoint::Notifications, path_user)
-}
-
-async fn support(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    upgrade(req, body, state, Endpoint::Support, None)
-}
-
-async fn admin(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    upgrade(req, body, state, Endpoint::Admin, None)
-}
-
 /// Registers the five endpoints, each with and without the trailing slash.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for (path, handler) in [
-        ("/ws/chat", 0),
-        ("/ws/tasks", 1),
-        ("/ws/notifications", 2),
-        ("/ws/notifications/{user_id}", 2),
-        ("/ws/support", 3),
-        ("/ws/admin/chat", 4),
+    for (path, endpoint) in [
+        ("/ws/chat", Endpoint::Chat),
+        ("/ws/tasks", Endpoint::Tasks),
+        ("/ws/notifications", Endpoint::Notifications),
+        ("/ws/notifications/{user_id}", Endpoint::Notifications),
+        ("/ws/support", Endpoint::Support),
+        ("/ws/admin/chat", Endpoint::Admin),
     ] {
-        for p in [path.to_string(), format!("{path}/")] {
-            let route = web::get();
-            let route = match handler {
-                0 => route.to(chat),
-                1 => route.to(tasks),
-                2 => route.to(notifications),
-                3 => route.to(support),
-                _ => route.to(admin),
-            };
-            cfg.route(&p, route);
-        }
+        let handler = move |req: HttpRequest, body: web::Payload, state: web::Data<AppState>| async move {
+            let path_user = req.match_info().get("user_id").map(str::to_string);
+            upgrade(req, body, state, endpoint, path_user)
+        };
+        cfg.route(path, web::get().to(handler))
+            .route(&format!("{path}/"), web::get().to(handler));
     }
 }
