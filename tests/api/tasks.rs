@@ -750,9 +750,9 @@ async fn notifications_for_direct_messages_mentions_and_task_ends() {
 
 #[tokio::test]
 async fn progress_is_pushed_at_most_ten_times_a_second() {
-    // 200 progress reports 2 ms apart: without the throttle there would be ~200 pushes in
-    // ~0.5 s.
-    let app = spawn_app_with(|c| c.task_slowdown = Duration::from_millis(2)).await;
+    // 40 progress reports 10 ms apart: without the throttle there would be ~40 pushes in
+    // ~0.5 s, with it about 5.
+    let app = spawn_app_with(|c| c.task_slowdown = Duration::from_millis(10)).await;
     let u = app.register("quinn").await;
     let mut ws = app.ws_ready("/ws/tasks/", &u.token).await;
     ws.next_of("task_list").await;

@@ -50,8 +50,15 @@ async fn every_credential_route_connects() {
 
 #[tokio::test]
 async fn bad_credentials_close_with_4401_and_exact_reasons() {
-    let app = spawn_app_with(|c| c.token_ttl = Duration::from_millis(300)).await;
+    let app = spawn_app_with(|c| c.token_ttl = Duration::from_millis(1000)).await;
     let u = app.register("bob").await;
+    // Expired while connected (first, while the short-lived token is still fresh), then
+    // expired at the handshake.
+    let mut ws = WsClient::connect(&app.ws_url(&format!("/ws/chat/?token={}", u.token)), &[]).await;
+    ws.next_of("connected").await;
+    assert_eq!(ws.expect_close(4401).await, "expired token");
+    let mut ws = WsClient::connect(&app.ws_url(&format!("/ws/chat/?token={}", u.token)), &[]).await;
+    assert_eq!(ws.expect_close(4401).await, "expired token");
     for path in PATHS {
         // Missing.
         let mut ws = WsClient::connect(&app.ws_url(path), &[]).await;
@@ -71,12 +78,6 @@ async fn bad_credentials_close_with_4401_and_exact_reasons() {
     .await;
     assert_eq!(ws.protocol.as_deref(), Some("bearer"));
     assert_eq!(ws.expect_close(4401).await, "invalid token");
-    // Expired: wait until the short TTL is over, then use the token.
-    let mut ws = WsClient::connect(&app.ws_url(&format!("/ws/chat/?token={}", u.token)), &[]).await;
-    ws.next_of("connected").await;
-    assert_eq!(ws.expect_close(4401).await, "expired token");
-    let mut ws = WsClient::connect(&app.ws_url(&format!("/ws/chat/?token={}", u.token)), &[]).await;
-    assert_eq!(ws.expect_close(4401).await, "expired token");
 }
 
 #[tokio::test]
@@ -288,13 +289,14 @@ async fn reauthenticate_moves_the_expiry_to_the_new_token() {
 async fn heartbeat_timeout_closes_with_4408() {
     let app = spawn_app_with(|c| {
         c.heartbeat_interval = Duration::from_millis(100);
-        c.heartbeat_timeout = Duration::from_millis(400);
+        c.heartbeat_timeout = Duration::from_millis(500);
     })
     .await;
     let u = app.register("olga").await;
     let mut ws = app.ws_ready("/ws/chat/", &u.token).await;
-    // Stay silent (not even reading, so no pong goes out) for longer than the timeout.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Stay silent (not even reading, so no pong goes out) for longer than the timeout: the
+    // timeout itself is what is under test, so this waits on the clock.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let (_, closed) = ws.until_close().await;
     assert_eq!(closed.code, 4408);
     assert_eq!(closed.reason, "heartbeat timeout");
@@ -304,7 +306,7 @@ async fn heartbeat_timeout_closes_with_4408() {
 async fn a_client_that_answers_pings_stays_connected() {
     let app = spawn_app_with(|c| {
         c.heartbeat_interval = Duration::from_millis(100);
-        c.heartbeat_timeout = Duration::from_millis(400);
+        c.heartbeat_timeout = Duration::from_millis(1500);
     })
     .await;
     let u = app.register("pete").await;
