@@ -94,8 +94,15 @@ pub fn for_message(
 pub fn for_task(conn: &Connection, task: &Task) -> AppResult<Notification> {
     let body = match (&task.error, &task.result_summary) {
         (Some(e), _) => e.clone(),
-        (None, Some(s)) => s.to_string(),
-        _ => String::new(),
+        (None, Some(serde_json::Value::Object(fields))) => fields
+            .iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{}: {s}", k.replace('_', " ")),
+                other => format!("{}: {other}", k.replace('_', " ")),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => format!("{} of {} processed", task.processed, task.total),
     };
     store::insert(
         conn,
