@@ -334,6 +334,9 @@ const tests = [
 ];
 
 async function main() {
+  // Interrupted: exit through process.exit so the server child is killed on the way out.
+  for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) process.once(sig, () => process.exit(128 + n));
+  process.stdout.on('error', () => process.exit(1)); // e.g. `| head` closed the pipe
   await mkdir(SCREENSHOTS, { recursive: true });
   const log = (line) => console.log(line);
   log(`# hearth: ${HEARTH_BIN}`);

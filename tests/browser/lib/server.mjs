@@ -3,7 +3,7 @@
 // free port (read back from the "hearth listening port=NNNN" log line). Stops it with SIGTERM.
 
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +58,12 @@ export async function startServer({ bin, env = {}, startTimeoutMs = 60000 }) {
   });
   const log = createWriteStream(logPath);
   let exited = null;
+  // A run that dies (Ctrl-C, a closed pipe) takes its server with it.
+  const killOnExit = () => {
+    if (!exited) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', killOnExit);
   const exitPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => { exited = { code, signal }; resolve(exited); });
   });
@@ -103,6 +109,7 @@ export async function startServer({ bin, env = {}, startTimeoutMs = 60000 }) {
         await exitPromise;
         clearTimeout(killer);
       }
+      process.off('exit', killOnExit);
       await new Promise((resolve) => log.end(resolve));
       if (!keep) await rm(dir, { recursive: true, force: true });
       return exited;
