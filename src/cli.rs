@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// Open sockets allowed per user.
     #[arg(long, env = "HEARTH_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
     pub max_connections_per_user: usize,
+    /// Pause at each task progress report, in milliseconds (0 in production; demos and the
+    /// browser tests use it to watch progress).
+    #[arg(long, env = "HEARTH_TASK_SLOWDOWN_MS", default_value_t = 0)]
+    pub task_slowdown_ms: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "HEARTH_WORKERS")]
     pub workers: Option<usize>,
@@ -116,6 +120,7 @@ impl ServeArgs {
             max_task_body_bytes: self.max_task_body_bytes,
             messages_per_second: self.messages_per_second,
             max_connections_per_user: self.max_connections_per_user,
+            task_slowdown: Duration::from_millis(self.task_slowdown_ms),
             ..d
         }
     }

@@ -337,7 +337,7 @@ function renderRoomHeader() {
     : 'Choose a room on the left, or start one.';
   const on = !!r;
   for (const id of ['leave-room-btn', 'add-member-username', 'add-member-btn', 'message-input', 'send-btn']) $(id).disabled = !on;
-  $('add-member-form').hidden = !!(r && r.kind !== 'group');
+  $('add-member-form').hidden = !r || r.kind !== 'group';
 }
 
 function closeRoom() {
@@ -1011,12 +1011,19 @@ async function readAllNotifications() {
 
 // ------------------------------------------------------------------ support widget (anonymous or signed in)
 
-const supportName = (m) => {
-  if (!m.sender) return 'You';
-  if (S.user && m.sender.id === S.user.id) return 'You';
-  return userName(m.sender);
-};
-const supportItem = (m) => messageItem(m, { nameOf: supportName, isOwn: (m) => !m.sender || isMine(m) });
+/**
+ * Whether a support message is the visitor's own: the server names the sender of every message,
+ * an anonymous visitor's included (their guest user, whose id the support socket's `connected`
+ * frame gives), so "no sender" alone cannot tell.
+ */
+function isOwnSupport(m) {
+  if (!m.sender) return true;
+  if (S.user) return m.sender.id === S.user.id;
+  const guest = client.support.guest;
+  return !!(guest && m.sender.id === guest.id);
+}
+const supportName = (m) => (isOwnSupport(m) ? 'You' : userName(m.sender));
+const supportItem = (m) => messageItem(m, { nameOf: supportName, isOwn: isOwnSupport });
 
 function resetSupportView() {
   S.support.msgs.clear();
