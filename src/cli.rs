@@ -79,6 +79,12 @@ pub struct ServeArgs {
     /// Open sockets allowed per user.
     #[arg(long, env = "HEARTH_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
     pub max_connections_per_user: usize,
+    /// Tasks running at once, overall (default: one per core).
+    #[arg(long, env = "HEARTH_TASK_WORKERS")]
+    pub task_workers: Option<usize>,
+    /// Tasks running at once per user.
+    #[arg(long, env = "HEARTH_TASK_PER_USER", default_value_t = 2)]
+    pub task_per_user: usize,
     /// Pause at each task progress report, in milliseconds (0 in production; demos and the
     /// browser tests use it to watch progress).
     #[arg(long, env = "HEARTH_TASK_SLOWDOWN_MS", default_value_t = 0)]
@@ -120,6 +126,8 @@ impl ServeArgs {
             max_task_body_bytes: self.max_task_body_bytes,
             messages_per_second: self.messages_per_second,
             max_connections_per_user: self.max_connections_per_user,
+            task_workers: self.task_workers.unwrap_or(d.task_workers),
+            task_per_user: self.task_per_user,
             task_slowdown: Duration::from_millis(self.task_slowdown_ms),
             ..d
         }
@@ -142,4 +150,40 @@ pub fn user_create(username: &str, staff: bool, db: &str) -> Result<String, Stri
         user.id,
         if user.is_staff { ", staff" } else { "" }
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_reach_the_config() {
+        let cli = Cli::parse_from([
+            "hearth",
+            "serve",
+            "--bind",
+            "127.0.0.1:9",
+            "--token-ttl",
+            "60",
+            "--no-registration",
+            "--allowed-origin",
+            "http://a.example",
+            "--allowed-origin",
+            "http://b.example",
+            "--task-workers",
+            "3",
+            "--task-per-user",
+            "1",
+        ]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("serve")
+        };
+        let c = args.into_config();
+        assert_eq!(c.bind, "127.0.0.1:9");
+        assert_eq!(c.token_ttl, Duration::from_secs(60));
+        assert!(!c.registration_open);
+        assert_eq!(c.allowed_origins, ["http://a.example", "http://b.example"]);
+        assert_eq!((c.task_workers, c.task_per_user), (3, 1));
+        assert_eq!(c.db, "hearth.db");
+    }
 }
