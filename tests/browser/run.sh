@@ -47,6 +47,9 @@ if [ -z "${HEARTH_BIN:-}" ]; then
   export HEARTH_BIN="$target/debug/hearth"
 fi
 
-echo "== browser tests ($HEARTH_BIN)"
 cd "$here"
+echo "== client unit tests (static/hearth-client.js in Node)"
+node client-unit.mjs
+
+echo "== browser tests ($HEARTH_BIN)"
 exec node run-tests.mjs "$@"
