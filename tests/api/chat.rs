@@ -11,28 +11,13 @@ async fn create_room(
     public: bool,
     members: &[&str],
 ) -> i64 {
-    let r = app
-        .post(
-            "/api/rooms",
-            Some(&owner.token),
-            json!({"name": name, "is_public": public, "members": members}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let v: Value = r.json().await.unwrap();
-    v["room"]["id"].as_i64().unwrap()
+    app.create_room(owner, name, public, members).await["id"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn rest_send(app: &TestApp, u: &TestUser, room: i64, content: &str) -> Value {
-    let r = app
-        .post(
-            &format!("/api/rooms/{room}/messages"),
-            Some(&u.token),
-            json!({"content": content}),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["message"].clone()
+    app.say(u, room, content).await
 }
 
 #[tokio::test]

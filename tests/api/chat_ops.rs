@@ -67,17 +67,7 @@ async fn room(
     public: bool,
     members: &[&str],
 ) -> Value {
-    let v = json_of(
-        app.post(
-            "/api/rooms",
-            Some(&owner.token),
-            json!({"name": name, "is_public": public, "members": members}),
-        )
-        .await,
-        201,
-    )
-    .await;
-    v["room"].clone()
+    app.create_room(owner, name, public, members).await
 }
 
 fn id(v: &Value) -> i64 {
@@ -86,17 +76,7 @@ fn id(v: &Value) -> i64 {
 
 /// Sends a message over REST; returns it.
 async fn say(app: &TestApp, u: &TestUser, room: i64, content: &str) -> Value {
-    let v = json_of(
-        app.post(
-            &format!("/api/rooms/{room}/messages"),
-            Some(&u.token),
-            json!({"content": content}),
-        )
-        .await,
-        201,
-    )
-    .await;
-    v["message"].clone()
+    app.say(u, room, content).await
 }
 
 /// Sends a request with a fresh `request_id` and returns the first frame that answers a

@@ -116,6 +116,38 @@ impl TestApp {
         u
     }
 
+    /// Creates a group room over REST (201) and returns the `room` object.
+    pub async fn create_room(
+        &self,
+        owner: &TestUser,
+        name: &str,
+        public: bool,
+        members: &[&str],
+    ) -> Value {
+        let r = self
+            .post(
+                "/api/rooms",
+                Some(&owner.token),
+                json!({"name": name, "is_public": public, "members": members}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "create room {name}");
+        r.json::<Value>().await.unwrap()["room"].clone()
+    }
+
+    /// Sends a message over REST (201) and returns it.
+    pub async fn say(&self, u: &TestUser, room: i64, content: &str) -> Value {
+        let r = self
+            .post(
+                &format!("/api/rooms/{room}/messages"),
+                Some(&u.token),
+                json!({"content": content}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "send to room {room}");
+        r.json::<Value>().await.unwrap()["message"].clone()
+    }
+
     pub async fn ticket(&self, token: &str) -> String {
         let resp = self.post_empty("/api/auth/ws-ticket", Some(token)).await;
         assert_eq!(resp.status(), 201);
