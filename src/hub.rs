@@ -73,6 +73,19 @@ impl Close {
         retry: &'static str,
         retry_after_ms: Option<u64>,
     ) -> Close {
+        Close::closing(code, error_code, reason, retry, retry_after_ms, None)
+    }
+
+    /// The one builder of closing `error` frames; `request_id` is echoed when the close answers
+    /// a request.
+    fn closing(
+        code: u16,
+        error_code: &'static str,
+        reason: &str,
+        retry: &'static str,
+        retry_after_ms: Option<u64>,
+        request_id: Option<&serde_json::Value>,
+    ) -> Close {
         let frame = ServerMsg::Error {
             code: error_code,
             message: reason.to_string(),
@@ -83,7 +96,7 @@ impl Close {
                 retry_after_ms,
             }),
         }
-        .frame(None);
+        .frame(request_id);
         Close {
             code,
             reason: reason.to_string(),
@@ -103,9 +116,16 @@ impl Close {
         )
     }
 
-    /// 4401 with a custom reason.
-    pub fn unauthenticated_because(reason: &str) -> Close {
-        Close::with_error(4401, "unauthenticated", reason, "reauthenticate", None)
+    /// 4401 with a custom reason, answering a request: the final frame echoes its id.
+    pub fn unauthenticated_reply(reason: &str, request_id: Option<&serde_json::Value>) -> Close {
+        Close::closing(
+            4401,
+            "unauthenticated",
+            reason,
+            "reauthenticate",
+            None,
+            request_id,
+        )
     }
 
     /// 4403 with `forbidden` / `never`.

@@ -398,24 +398,7 @@ async fn reauthenticate(
         (_, Some(t)) if !t.is_empty() => Credential::Token(t),
         _ => Credential::None,
     };
-    let refused = |reason: &str| {
-        let mut c = Close::unauthenticated_because(reason);
-        // The final frame answers the request: echo its id.
-        c.last_frame = Some(
-            ServerMsg::Error {
-                code: "unauthenticated",
-                message: reason.to_string(),
-                fields: None,
-                close: Some(protocol::CloseInfo {
-                    close_code: 4401,
-                    retry: "reauthenticate",
-                    retry_after_ms: None,
-                }),
-            }
-            .frame(rid),
-        );
-        Some(c)
-    };
+    let refused = |reason: &str| Some(Close::unauthenticated_reply(reason, rid));
     match auth::authenticate(&ctx.state, cred).await {
         Ok(Ok(p)) if p.user.id == ctx.principal.user.id => {
             ctx.conn.set_token_id(p.token_id);
