@@ -19,6 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
+    /// Copy a database consistently, even while a server writes to it (see README: restoring).
+    Backup {
+        /// Where to write the copy (a new file).
+        path: String,
+        /// The database to copy.
+        #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+        db: String,
+    },
     /// Manage users.
     User {
         /// What to do with users.

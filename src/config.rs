@@ -54,6 +54,9 @@ pub struct Config {
     pub task_slowdown: Duration,
     /// Argon2 memory cost in KiB (the default is argon2's recommended 19 MiB).
     pub argon2_memory_kib: u32,
+    // -- Reliability: health, quotas (issue 9) --
+    /// How often the health check proves that the database takes a write.
+    pub health_probe_interval: Duration,
 }
 
 impl Default for Config {
@@ -86,6 +89,7 @@ impl Default for Config {
             guest_max_per_window: 20,
             guest_window: Duration::from_secs(60),
             argon2_memory_kib: 19 * 1024,
+            health_probe_interval: Duration::from_secs(2),
         }
     }
 }

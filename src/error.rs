@@ -52,10 +52,15 @@ pub enum AppError {
     /// WebSocket only: a binary frame.
     #[error("binary frames are not supported")]
     UnsupportedFrame,
-    /// The database is unusable or something else went wrong on our side. The detail is logged,
-    /// never sent.
-    #[error("internal error")]
+    /// Something went wrong on our side. The detail (with its cause chain) is in the `Display`
+    /// text for logs, never sent: clients see [`AppError::public_message`].
+    #[error("internal error: {0}")]
     Internal(String),
+    /// The database cannot take the request right now (locked by another process, disk full,
+    /// I/O error, read-only, no connection within the pool's timeout). Answers like
+    /// [`AppError::Internal`]; the storage layer also counts it against the health check.
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
 }
 
 /// Shorthand for results of operations.
@@ -99,7 +104,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::UnknownType(_) => "unknown_type",
             AppError::UnsupportedFrame => "unsupported_frame",
-            AppError::Internal(_) => "internal",
+            AppError::Internal(_) | AppError::StorageUnavailable(_) => "internal",
         }
     }
 
@@ -109,6 +114,23 @@ impl AppError {
             AppError::Validation { fields, .. } if !fields.is_empty() => Some(fields),
             _ => None,
         }
+    }
+
+    /// The text a client sees: the `Display` text, except for failures on our side, whose
+    /// detail stays in the logs.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) | AppError::StorageUnavailable(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether this is a failure on our side (logged with its detail).
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            AppError::Internal(_) | AppError::StorageUnavailable(_)
+        )
     }
 
     /// The `Retry-After` delay of a `rate_limited` error.
@@ -147,13 +169,15 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Internal(_) | AppError::StorageUnavailable(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let AppError::Internal(detail) = self {
-            tracing::error!(%detail, "internal error");
+        if self.is_internal() {
+            tracing::error!(error = %self, "request failed");
         }
         let mut resp = HttpResponse::build(self.status_code());
         if let Some(after) = self.retry_after() {
@@ -165,7 +189,7 @@ impl ResponseError for AppError {
         resp.json(ErrorBody {
             error: ErrorInner {
                 code: self.code(),
-                message: self.to_string(),
+                message: self.public_message(),
                 fields: self.fields(),
             },
         })
@@ -194,15 +218,53 @@ pub fn retry_after_secs(d: Duration) -> u64 {
     d.as_millis().div_ceil(1000).max(1) as u64
 }
 
+/// An error and its whole `source()` chain, joined with ": ", for logs.
+pub fn cause_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+/// SQLite result codes that mean "the database cannot take this now" rather than a bug.
+fn storage_unavailable(code: rusqlite::ErrorCode) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        code,
+        DatabaseBusy
+            | DatabaseLocked
+            | DiskFull
+            | SystemIoFailure
+            | ReadOnly
+            | CannotOpen
+            | OutOfMemory
+            | NotADatabase
+            | DatabaseCorrupt
+            | FileLockingProtocolFailed
+    )
+}
+
 impl From<rusqlite::Error> for AppError {
     fn from(e: rusqlite::Error) -> Self {
-        AppError::Internal(format!("sqlite: {e}"))
+        let detail = format!("sqlite: {}", cause_chain(&e));
+        match e.sqlite_error_code() {
+            Some(code) if storage_unavailable(code) => AppError::StorageUnavailable(detail),
+            _ => AppError::Internal(detail),
+        }
     }
 }
 
 impl From<r2d2::Error> for AppError {
+    /// The pool fails only when no connection could be had in time: the database is stuck.
     fn from(e: r2d2::Error) -> Self {
-        AppError::Internal(format!("pool: {e}"))
+        AppError::StorageUnavailable(format!("pool: {}", cause_chain(&e)))
     }
 }
 

@@ -17,6 +17,7 @@ pub mod protocol;
 pub mod state;
 pub mod support;
 pub mod tasks;
+pub mod text;
 pub mod time;
 pub mod ws;
 
@@ -37,6 +38,19 @@ pub struct Server {
     handle: ServerHandle,
     state: web::Data<AppState>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    probe: tokio::task::JoinHandle<()>,
+}
+
+/// Proves every `interval` that the database takes writes, so that `/api/health` turns 503
+/// when it cannot (another process holds a lock, the disk is full) and back to 200 by itself.
+async fn probe_writes(db: db::Db, interval: Duration) {
+    let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let db = db.clone();
+        let _ = tokio::task::spawn_blocking(move || db.probe_write()).await;
+    }
 }
 
 impl Server {
@@ -46,7 +60,7 @@ impl Server {
         let db = tokio::task::spawn_blocking(move || db::Db::open(&path))
             .await
             .map_err(std::io::Error::other)?
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+            .map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let mem = config.argon2_memory_kib;
@@ -95,6 +109,10 @@ impl Server {
         tasks::runner::start(&state)
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let probe = tokio::spawn(probe_writes(
+            state.db.clone(),
+            state.config.health_probe_interval,
+        ));
         let state = web::Data::from(state);
         let workers = state.config.workers.max(1);
         let app_state = state.clone();
@@ -122,6 +140,7 @@ impl Server {
             handle,
             state,
             task,
+            probe,
         })
     }
 
@@ -137,6 +156,7 @@ impl Server {
 
     /// Graceful stop: close every socket with 1001, let writers flush, stop HTTP.
     pub async fn stop(self) {
+        self.probe.abort();
         self.state.runner.stop();
         self.state
             .hub

@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         .unwrap_or(Command::Serve(ServeArgs::default()))
     {
         Command::Serve(args) => serve(args),
+        Command::Backup { path, db } => hearth::db::backup::backup(&db, &path)
+            .map(|bytes| println!("backed up {db} to {path} ({bytes} bytes)")),
         // Blocking work (Argon2, SQLite): no async runtime is involved.
         Command::User {
             command:

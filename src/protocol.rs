@@ -271,12 +271,12 @@ impl ServerMsg {
 
     /// The `error` frame for a recoverable failure.
     pub fn error(e: &AppError) -> ServerMsg {
-        if let AppError::Internal(detail) = e {
-            tracing::error!(%detail, "internal error");
+        if e.is_internal() {
+            tracing::error!(error = %e, "request failed");
         }
         ServerMsg::Error {
             code: e.code(),
-            message: e.to_string(),
+            message: e.public_message(),
             fields: e.fields().cloned(),
             close: None,
         }

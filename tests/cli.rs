@@ -4,6 +4,19 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// Kills a spawned server if the test fails before stopping it, so that no orphan keeps the
+/// test's output pipes open.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_hearth"))
 }
@@ -50,6 +63,7 @@ async fn user_create_then_serve_then_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _kill = KillOnDrop(server.id());
     let stderr = server.stderr.take().unwrap();
     let (tx, lines) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -138,6 +152,17 @@ async fn user_create_then_serve_then_sigterm() {
             .await
             .unwrap();
     let _ = d.next().await;
+    // Names the server decodes (`%74oken` is `token`) are redacted too.
+    for name in ["%74oken", "tok%65n", "%61ccess"] {
+        let (mut e, _) = tokio_tungstenite::connect_async(format!("{ws}/ws/chat/?{name}={token}"))
+            .await
+            .unwrap();
+        let hello = e.next().await.unwrap().unwrap().into_text().unwrap();
+        assert!(
+            hello.contains("\"connected\""),
+            "{name} is accepted: {hello}"
+        );
+    }
     // A request logged after the sockets marks the point the log must have reached.
     http.get(format!("{base}/api/health?marker=done"))
         .send()
@@ -163,5 +188,82 @@ async fn user_create_then_serve_then_sigterm() {
         .await
         .unwrap();
     assert_eq!(code.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `hearth serve` on `db`, which must fail at once; returns its standard error.
+fn serve_fails(db: &str) -> String {
+    let mut child = bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--db", db])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("hearth serve --db {db} did not fail within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "serve on {db} started: {err}");
+    err
+}
+
+#[test]
+fn start_up_errors_name_the_path_and_the_reason() {
+    let dir = std::env::temp_dir().join(format!("hearth-start-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+
+    let missing = p("no-such-dir/hearth.db");
+    let err = serve_fails(&missing);
+    assert!(
+        err.contains(&format!("cannot start: database {missing}"))
+            && err.contains("does not exist"),
+        "{err}"
+    );
+
+    let a_dir = p("");
+    let err = serve_fails(a_dir.trim_end_matches('/'));
+    assert!(err.contains("is a directory"), "{err}");
+
+    let not_db = p("notes.txt");
+    std::fs::write(&not_db, "these are notes, not a database\n".repeat(200)).unwrap();
+    let err = serve_fails(&not_db);
+    assert!(
+        err.contains(&not_db) && err.contains("not a database"),
+        "{err}"
+    );
+
+    let newer = p("newer.db");
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); PRAGMA user_version = 999;")
+        .unwrap();
+    let err = serve_fails(&newer);
+    assert!(
+        err.contains(&newer) && err.contains("schema version 999 is newer"),
+        "{err}"
+    );
+
+    let locked = p("locked.db");
+    let holder = rusqlite::Connection::open(&locked).unwrap();
+    holder
+        .execute_batch(
+            "PRAGMA locking_mode = EXCLUSIVE; CREATE TABLE t (x); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1);",
+        )
+        .unwrap();
+    let err = serve_fails(&locked);
+    assert!(err.contains(&locked) && err.contains("locked"), "{err}");
+    drop(holder);
+
+    assert!(!err.contains("internal error"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

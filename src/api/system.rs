@@ -14,6 +14,7 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     let ok = state.db.healthy().await;
     let body = json!({
         "status": if ok { "ok" } else { "unavailable" },
+        "db": if ok { "ok" } else { "unavailable" },
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": state.started.elapsed().as_secs(),
         "connections": state.hub.connection_count(),
@@ -93,21 +94,33 @@ fn mime_fallback() -> actix_web::mime::Mime {
 const SECRET_PARAMS: &[&str] = &["token", "access", "ticket", "guest"];
 
 /// The path and query with the values of `token`, `access`, `ticket` and `guest` replaced by
-/// `REDACTED`, for logging.
+/// `REDACTED`, for logging. Names are compared after percent-decoding, as the server reads
+/// them (`?%74oken=` is `token`); a pair that does not decode is redacted whole.
 pub fn redact_uri(path: &str, query: &str) -> String {
     if query.is_empty() {
         return path.to_string();
     }
     let redacted: Vec<String> = query
         .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s)) => {
-                format!("{k}=REDACTED")
+        .map(|pair| {
+            let raw_name = pair.split_once('=').map_or(pair, |(k, _)| k);
+            match decoded_name(raw_name) {
+                Some(name) if !SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s)) => {
+                    pair.to_string()
+                }
+                _ => format!("{raw_name}=REDACTED"),
             }
-            _ => pair.to_string(),
         })
         .collect();
     format!("{path}?{}", redacted.join("&"))
+}
+
+/// A query parameter's name decoded the way the query extractor decodes it.
+fn decoded_name(raw: &str) -> Option<String> {
+    web::Query::<Vec<(String, String)>>::from_query(&format!("{raw}="))
+        .ok()
+        .and_then(|q| q.into_inner().into_iter().next())
+        .map(|(k, _)| k)
 }
 
 /// Logs each request (method, redacted path, status, time) and counts it. Never logs headers
@@ -153,5 +166,22 @@ mod tests {
             "/ws/chat/?token=REDACTED&x=1&TICKET=REDACTED&access=REDACTED&guest=REDACTED"
         );
         assert!(!s.contains("abc") && !s.contains("def"));
+    }
+
+    #[test]
+    fn percent_encoded_names_are_redacted() {
+        for q in [
+            "%74oken=abc",
+            "tok%65n=abc",
+            "%61ccess=abc",
+            "T%4FKEN=abc",
+            "%74icket=abc",
+            "gu%65st=abc",
+            "x=1&%74oken=abc&y=2",
+        ] {
+            let s = redact_uri("/ws/chat/", q);
+            assert!(!s.contains("abc"), "{q} -> {s}");
+        }
+        assert_eq!(redact_uri("/p", "tokens=1&a%20b=2"), "/p?tokens=1&a%20b=2");
     }
 }

@@ -119,16 +119,16 @@ impl Password {
 /// A display name: trimmed, 1–64 characters, no control characters.
 pub fn parse_display_name(s: &str) -> AppResult<String> {
     let t = s.trim();
-    if t.is_empty() || t.chars().count() > 64 {
+    if !crate::text::has_visible(t) || t.chars().count() > 64 {
         return Err(AppError::field(
             "display_name",
             "must be 1 to 64 characters",
         ));
     }
-    if t.chars().any(char::is_control) {
+    if t.chars().any(crate::text::forbidden_in_name) {
         return Err(AppError::field(
             "display_name",
-            "must not contain control characters",
+            "must not contain control or text-direction characters",
         ));
     }
     Ok(t.to_string())

@@ -123,13 +123,20 @@ pub fn publish(state: &AppState, audiences: &[Audience], msg: &ServerMsg) {
     }
 }
 
-/// Checks message content: 1–4000 characters, not only whitespace.
+/// Checks message content: 1–4000 characters, at least one of them visible (not only
+/// whitespace, zero-width or control characters), no control characters but tab and newline.
 pub fn check_content(content: &str) -> AppResult<()> {
     let n = content.chars().count();
-    if n == 0 || content.trim().is_empty() {
+    if n == 0 || !crate::text::has_visible(content) {
         return Err(AppError::field(
             "content",
             "must not be empty or only whitespace",
+        ));
+    }
+    if content.chars().any(crate::text::forbidden_in_message) {
+        return Err(AppError::field(
+            "content",
+            "must not contain control characters other than tab and newline",
         ));
     }
     if n > MAX_CONTENT_CHARS {
@@ -143,8 +150,14 @@ pub fn check_content(content: &str) -> AppResult<()> {
 
 fn check_room_name(name: &str) -> AppResult<String> {
     let t = name.trim();
-    if t.is_empty() || t.chars().count() > 100 {
+    if !crate::text::has_visible(t) || t.chars().count() > 100 {
         return Err(AppError::field("name", "must be 1 to 100 characters"));
+    }
+    if t.chars().any(crate::text::forbidden_in_name) {
+        return Err(AppError::field(
+            "name",
+            "must not contain control or text-direction characters",
+        ));
     }
     Ok(t.to_string())
 }

@@ -141,6 +141,7 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
     })();
     match result {
         Ok(done) => {
+            deps.db.write_ok();
             Metrics::inc(&deps.metrics.message_batches);
             let mut newest = 0;
             for d in &done {
@@ -162,6 +163,7 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
             }
         }
         Err(e) => {
+            deps.db.note_error(&e);
             tracing::error!(error = %e, "message batch failed");
             // The jobs were moved into the failed closure; their senders dropped, so each
             // waiting caller sees the channel close and answers `internal`.

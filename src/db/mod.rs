@@ -3,16 +3,20 @@
 //! Nothing here runs on an async worker thread: async callers go through [`Db::call`], which
 //! moves the work to tokio's blocking pool.
 
+pub mod backup;
 pub mod chat;
+pub mod health;
 pub mod notifications;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{cause_chain, AppError, AppResult};
+use health::{WriteHealth, WriteStatus};
 use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +28,26 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Bytes the write probe puts on the database's file system (and removes again): a disk with
+/// less room than this cannot be trusted to take the next commit.
+const PROBE_BYTES: usize = 64 * 1024;
+
+/// Why a database could not be opened: the path and the reason, for the start-up message.
+#[derive(Debug, thiserror::Error)]
+#[error("database {path}: {reason}")]
+pub struct OpenError {
+    /// The path as given.
+    pub path: String,
+    /// What went wrong, with its cause chain.
+    pub reason: String,
+}
+
+impl From<OpenError> for AppError {
+    fn from(e: OpenError) -> Self {
+        AppError::StorageUnavailable(e.to_string())
+    }
+}
+
 /// A pooled SQLite database. Cloning is cheap and shares the pool.
 #[derive(Clone)]
 pub struct Db {
@@ -31,12 +55,51 @@ pub struct Db {
     /// For in-memory databases: one connection held open for the life of the `Db`, since a
     /// `memdb` database disappears with its last connection.
     _anchor: Option<Arc<Mutex<Connection>>>,
+    /// The outcome of the latest write, for the health check.
+    health: Arc<WriteHealth>,
+    /// The database file (none in memory): the write probe checks its file system.
+    file: Option<PathBuf>,
+}
+
+/// Refuses, with a clear reason, the paths SQLite would fail on with a vague one.
+fn check_path(path: &str) -> Result<(), String> {
+    let p = Path::new(path);
+    if p.is_dir() {
+        return Err("is a directory, not a database file".into());
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!("directory {} does not exist", parent.display()));
+    }
+    Ok(())
 }
 
 impl Db {
     /// Opens (creating if needed) the database at `path` and applies the schema. `:memory:`
-    /// opens a fresh in-memory database that every pooled connection shares.
-    pub fn open(path: &str) -> AppResult<Db> {
+    /// opens a fresh in-memory database that every pooled connection shares. Errors name the
+    /// path and the reason (missing directory, not a database, newer schema, locked, ...).
+    pub fn open(path: &str) -> Result<Db, OpenError> {
+        let fail = |reason: String| OpenError {
+            path: path.to_string(),
+            reason,
+        };
+        if path != ":memory:" {
+            check_path(path).map_err(fail)?;
+        }
+        Db::open_unchecked(path).map_err(|e| {
+            fail(match e {
+                AppError::Internal(d) | AppError::StorageUnavailable(d) => {
+                    d.trim_start_matches("sqlite: ").to_string()
+                }
+                other => other.to_string(),
+            })
+        })
+    }
+
+    fn open_unchecked(path: &str) -> AppResult<Db> {
         let (manager, anchor, pool_size) = if path == ":memory:" {
             // A plain ":memory:" would give each pooled connection its own empty database, and
             // shared-cache memory databases lock per table (SQLITE_LOCKED, busy_timeout ignored).
@@ -72,7 +135,9 @@ impl Db {
             .build(manager)?;
         let db = Db {
             pool,
-            _anchor: anchor,
+            _anchor: anchor.clone(),
+            health: Arc::new(WriteHealth::default()),
+            file: anchor.is_none().then(|| PathBuf::from(path)),
         };
         let mut conn = db.conn()?;
         migrate(&mut conn)?;
@@ -91,16 +156,62 @@ impl Db {
         F: FnOnce(&mut Connection) -> AppResult<T> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             f(&mut conn)
         })
         .await
-        .map_err(|e| AppError::Internal(format!("blocking task: {e}")))?
+        .map_err(|e| AppError::Internal(format!("blocking task: {e}")))?;
+        if let Err(e) = &result {
+            self.note_error(e);
+        }
+        result
     }
 
-    /// `true` when, within a second, a connection answers and the schema is the one this
-    /// binary knows.
+    /// Counts a failure against the health check when it says the database was unavailable.
+    /// (Successes are counted by writers, see [`Db::write_ok`].)
+    pub fn note_error(&self, e: &AppError) {
+        if matches!(e, AppError::StorageUnavailable(_)) {
+            self.health.failed(&e.to_string());
+        }
+    }
+
+    /// A write committed: the database takes writes.
+    pub fn write_ok(&self) {
+        self.health.ok();
+    }
+
+    /// Whether the latest write worked.
+    pub fn write_status(&self) -> WriteStatus {
+        self.health.status()
+    }
+
+    /// Proves the database can take a write now: a write transaction (which needs the write
+    /// lock) that rewrites the schema version, and, for a file database, [`PROBE_BYTES`]
+    /// written, synced and removed beside it (which needs room on the disk). Blocking; the
+    /// outcome feeds the health check.
+    pub fn probe_write(&self) -> AppResult<()> {
+        let result = (|| -> AppResult<()> {
+            let mut conn = self.conn()?;
+            let tx = write_tx(&mut conn)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
+            if let Some(file) = &self.file {
+                probe_disk(file).map_err(|e| {
+                    AppError::StorageUnavailable(format!("disk: {}", cause_chain(&e)))
+                })?;
+            }
+            Ok(())
+        })();
+        match &result {
+            Ok(()) => self.write_ok(),
+            Err(e) => self.health.failed(&e.to_string()),
+        }
+        result
+    }
+
+    /// `true` when, within a second, a connection answers with the schema this binary knows
+    /// and the latest write (or write probe) succeeded.
     pub async fn healthy(&self) -> bool {
         let check = self.call(|c| {
             let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -112,8 +223,23 @@ impl Db {
         matches!(
             tokio::time::timeout(Duration::from_secs(1), check).await,
             Ok(Ok(SCHEMA_VERSION))
-        )
+        ) && self.write_status() == WriteStatus::Ok
     }
+}
+
+/// Writes [`PROBE_BYTES`] to `<db>-probe`, syncs and removes it.
+fn probe_disk(db_file: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut name = db_file.as_os_str().to_owned();
+    name.push("-probe");
+    let probe = PathBuf::from(name);
+    let written = (|| {
+        let mut f = std::fs::File::create(&probe)?;
+        f.write_all(&[0u8; PROBE_BYTES])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&probe);
+    written
 }
 
 fn init_connection(c: &mut Connection) -> rusqlite::Result<()> {
@@ -131,7 +257,8 @@ fn migrate(conn: &mut Connection) -> AppResult<()> {
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(AppError::Internal(format!(
-            "database schema version {version} is newer than this binary's {SCHEMA_VERSION}"
+            "schema version {version} is newer than this binary's {SCHEMA_VERSION} \
+             (written by a newer Hearth; upgrade the binary)"
         )));
     }
     // Steps for versions that `IF NOT EXISTS` cannot express go here, keyed on `version`.

@@ -114,8 +114,9 @@ impl Kind for BulkMessage {
             });
             match outcome {
                 Ok(()) => sent += 1,
-                Err(e) => failed
-                    .push(json!({ "target": label, "code": e.code(), "reason": e.to_string() })),
+                Err(e) => failed.push(
+                    json!({ "target": label, "code": e.code(), "reason": e.public_message() }),
+                ),
             }
             done += 1;
             job.progress(done, total);
