@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::protocol::{self, ClientMsg, GuestInfo, Limits, ServerMsg};
 use crate::state::AppState;
 use crate::time::Timestamp;
+use crate::ws::frame_guard::Tripped;
 use actix_web::web;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseReason, Session};
 use serde_json::Value;
@@ -49,6 +50,7 @@ pub async fn run(
     hs: Handshake,
     session: Session,
     stream: AggregatedMessageStream,
+    tripped: Tripped,
 ) {
     let (principal, guest) = match authenticate(&state, &hs).await {
         Ok(p) => p,
@@ -107,7 +109,7 @@ pub async fn run(
     }
     // Pushes published since the registration follow the first frames.
     ctx.conn.release();
-    let close = read_loop(&mut ctx, stream).await;
+    let close = read_loop(&mut ctx, stream, &tripped).await;
     ctx.conn.close(close);
 }
 
@@ -270,7 +272,7 @@ fn deadline_of(t: Option<Timestamp>) -> Option<Instant> {
 }
 
 /// Reads until the socket should close; returns how.
-async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close {
+async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream, tripped: &Tripped) -> Close {
     let cfg = ctx.state.config.clone();
     let mut closed = ctx.conn.subscribe_close();
     let mut last_heard = Instant::now();
@@ -306,11 +308,11 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close 
             msg = stream.recv() => {
                 last_heard = Instant::now();
                 let msg = match msg {
+                    // The frame guard ends the stream at a frame or message over the limit.
+                    None if tripped.is_set() => return too_big(),
                     None => return Close::plain(1000, ""),
                     Some(Ok(m)) => m,
-                    Some(Err(actix_ws::ProtocolError::Overflow)) => {
-                        return Close::plain(1009, "message too big");
-                    }
+                    Some(Err(e)) if tripped.is_set() || is_overflow(&e) => return too_big(),
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "websocket protocol error");
                         return Close::plain(1002, "protocol error");
@@ -349,6 +351,22 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close 
                 }
             }
         }
+    }
+}
+
+/// 1009: a frame or message over `max_message_bytes`.
+fn too_big() -> Close {
+    Close::plain(1009, "message too big")
+}
+
+/// Whether actix-ws refused a frame (`Overflow`) or an aggregated fragmented message (an I/O
+/// error it raises for "Exceeded maximum continuation size") for its size: both are 1009, not a
+/// protocol error.
+fn is_overflow(e: &actix_ws::ProtocolError) -> bool {
+    match e {
+        actix_ws::ProtocolError::Overflow => true,
+        actix_ws::ProtocolError::Io(io) => io.to_string().contains("maximum continuation size"),
+        _ => false,
     }
 }
 
