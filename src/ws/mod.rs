@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod frame_guard;
 pub mod handshake;
 pub mod session;
+pub mod tcp_link;
 
 use crate::error::AppError;
 use crate::hub::Endpoint;
@@ -31,6 +32,10 @@ async fn upgrade(
         credential: handshake::credential(&req, endpoint),
         path_user,
         peer: req.peer_addr().map(|a| a.ip().to_string()),
+        tcp: req
+            .conn_data::<tcp_link::TcpLink>()
+            .map(tcp_link::TcpLink::handle)
+            .unwrap_or_default(),
     };
     let limit = state.config.max_message_bytes;
     // The size limit is enforced on frame headers as the bytes arrive (actix-ws would buffer a

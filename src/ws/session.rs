@@ -10,6 +10,7 @@ use crate::protocol::{self, ClientMsg, GuestInfo, Limits, ServerMsg};
 use crate::state::AppState;
 use crate::time::Timestamp;
 use crate::ws::frame_guard::Tripped;
+use crate::ws::tcp_link::TcpHandle;
 use actix_web::web;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseReason, Session};
 use serde_json::Value;
@@ -18,9 +19,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
-/// How long a closing writer may spend on its last frames before it gives up on the client
-/// (a slow consumer that starts reading again within it still gets its final frame and close).
-const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// After a connection was cut, how long to wait for actix-web to let go of it before the
+/// socket is no longer counted anyway.
+const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// What a request handler sees: the state, the caller and their socket.
 pub struct Ctx {
@@ -42,22 +43,26 @@ pub struct Handshake {
     pub path_user: Option<String>,
     /// Client address (for guest creation limits).
     pub peer: Option<String>,
+    /// The TCP connection, to cut it when the client does not take its close.
+    pub tcp: TcpHandle,
 }
 
 /// Runs a socket to its end. Spawned on the worker's local executor (the stream is not `Send`).
 pub async fn run(
     state: web::Data<AppState>,
-    hs: Handshake,
+    mut hs: Handshake,
     session: Session,
     stream: AggregatedMessageStream,
     tripped: Tripped,
 ) {
+    let tcp = std::mem::take(&mut hs.tcp);
+    let grace = state.config.close_grace;
     let (principal, guest) = match authenticate(&state, &hs).await {
         Ok(p) => p,
-        Err(close) => return reject(session, close).await,
+        Err(close) => return reject(session, close, tcp, grace).await,
     };
     if let Err(close) = authorize(&hs, &principal) {
-        return reject(session, close).await;
+        return reject(session, close, tcp, grace).await;
     }
     let (conn, rx, close_rx) = Conn::new(
         hs.endpoint,
@@ -67,14 +72,17 @@ pub async fn run(
         state.config.outbound_queue,
     );
     if state.hub.register(conn.clone()).is_err() {
-        return reject(
-            session,
-            Close::rate_limited("too many connections for this user", 5000),
-        )
-        .await;
+        let close = Close::rate_limited("too many connections for this user", 5000);
+        return reject(session, close, tcp, grace).await;
     }
     Metrics::inc(&state.metrics.ws_accepted);
-    actix_web::rt::spawn(writer(state.clone(), session, rx, close_rx, conn.id));
+    let out = Writer {
+        session,
+        rx,
+        close_rx,
+        tcp,
+    };
+    actix_web::rt::spawn(writer(state.clone(), out, conn.id));
     let connected = ServerMsg::Connected {
         user: (!principal.user.is_guest).then(|| principal.user.clone()),
         connection_id: format!("c{}", conn.id),
@@ -151,15 +159,29 @@ fn authorize(hs: &Handshake, p: &Principal) -> Result<(), Close> {
     }
 }
 
-/// Accept-then-close: the final `error` frame, then the close code.
-async fn reject(mut session: Session, close: Close) {
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+/// Accept-then-close: the final `error` frame, then the close code; the connection is cut if
+/// the client has not taken them within `grace`.
+async fn reject(mut session: Session, close: Close, tcp: TcpHandle, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    let _ = tokio::time::timeout_at(deadline, async {
         if let Some(f) = close.last_frame {
             let _ = session.text(f).await;
         }
         let _ = session.close(Some(reason(close.code, close.reason))).await;
     })
     .await;
+    // The session is dropped by now (closed, or with the timed-out future).
+    end_connection(tcp, deadline).await;
+}
+
+/// Once the session is dropped (after its close frame, or without one), actix-web writes out
+/// what it holds and ends the connection. A client that has not taken it all by `deadline` has
+/// its TCP connection cut. Returns when the connection is gone (or after [`KILL_WAIT`] more).
+async fn end_connection(mut tcp: TcpHandle, deadline: Instant) {
+    if tokio::time::timeout_at(deadline, tcp.gone()).await.is_err() {
+        tcp.kill();
+        let _ = tokio::time::timeout(KILL_WAIT, tcp.gone()).await;
+    }
 }
 
 fn reason(code: u16, description: String) -> CloseReason {
@@ -169,15 +191,25 @@ fn reason(code: u16, description: String) -> CloseReason {
     }
 }
 
+/// What the writer task owns.
+struct Writer {
+    session: Session,
+    rx: mpsc::Receiver<Outbound>,
+    close_rx: watch::Receiver<Option<Close>>,
+    tcp: TcpHandle,
+}
+
 /// The only task that writes to the socket. Ends after sending the close, or when the client
-/// is gone; then removes the connection from the hub.
-async fn writer(
-    state: web::Data<AppState>,
-    mut session: Session,
-    mut rx: mpsc::Receiver<Outbound>,
-    mut close_rx: watch::Receiver<Option<Close>>,
-    conn_id: u64,
-) {
+/// is gone; gives the client `close_grace` from the close request to take its last frames,
+/// then cuts the TCP connection. Only once the connection is gone is it removed from the hub,
+/// so it counts against the per-user limit until then.
+async fn writer(state: web::Data<AppState>, out: Writer, conn_id: u64) {
+    let Writer {
+        mut session,
+        mut rx,
+        mut close_rx,
+        tcp,
+    } = out;
     let mut alive = true;
     while alive {
         tokio::select! {
@@ -193,12 +225,13 @@ async fn writer(
             },
         }
     }
+    let deadline = Instant::now() + state.config.close_grace;
     if alive {
         let close = close_rx
             .borrow()
             .clone()
             .unwrap_or_else(|| Close::plain(1000, ""));
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        let _ = tokio::time::timeout_at(deadline, async {
             if close.drain {
                 while let Ok(out) = rx.try_recv() {
                     if !send_one(&mut session, out).await {
@@ -212,7 +245,12 @@ async fn writer(
             let _ = session.close(Some(reason(close.code, close.reason))).await;
         })
         .await;
+    } else {
+        drop(session);
     }
+    // The session is dropped by now (closed, or with the timed-out future).
+    drop(rx);
+    end_connection(tcp, deadline).await;
     state.hub.unregister(conn_id);
 }
 

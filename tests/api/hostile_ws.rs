@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{timeout, Instant};
 
 /// One frame as the server sent it.
 #[derive(Debug)]
@@ -154,19 +154,21 @@ impl RawReader {
         .expect("a close frame within the wait")
     }
 
-    /// Reads (and discards) until the server's side is gone: EOF or a reset.
-    async fn until_gone(&mut self, within: Duration) {
+    /// Reads (and discards) until the server's side is gone: EOF or a reset. Returns how many
+    /// bytes were read on the way.
+    async fn until_gone(&mut self, within: Duration) -> usize {
         timeout(within, async {
             let mut chunk = [0u8; 64 * 1024];
+            let mut total = 0;
             loop {
                 match self.rd.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+                    Ok(0) | Err(_) => return total,
+                    Ok(n) => total += n,
                 }
             }
         })
         .await
-        .expect("the server closed the TCP connection within the wait");
+        .expect("the server closed the TCP connection within the wait")
     }
 }
 
@@ -302,4 +304,132 @@ async fn a_fragmented_message_over_the_limit_closes_with_1009() {
         (pong["type"].as_str(), pong["request_id"].as_str()),
         (Some("pong"), Some("f1"))
     );
+}
+
+/// Opens a chat socket for `u` with a tiny receive buffer, reads its `connected` frame and then
+/// nothing, and pushes it far more than every buffer on the way holds (16 MiB, one shared
+/// frame): its queue overflows and it is closed as a slow consumer, a close it cannot take.
+async fn overflow_a_client_that_never_reads(app: &TestApp, u: &TestUser) -> RawWs {
+    let state = app.server.as_ref().expect("running").state();
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let tcp = sock
+        .connect(([127, 0, 0, 1], app.port).into())
+        .await
+        .expect("connect");
+    let path = format!("/ws/chat/?token={}", u.token);
+    let mut ws = RawWs::handshake(tcp, app.port, &path).await;
+    assert_eq!(ws.r.next_json().await["type"], "connected");
+    assert_eq!(state.hub.connection_count(), 1);
+    let frame = format!(r#"{{"type":"message","pad":"{}"}}"#, "x".repeat(16 * 1024));
+    let frame = bytestring::ByteString::from(frame);
+    let audience = hearth::hub::Audience::user(hearth::hub::Endpoint::Chat, u.id);
+    for _ in 0..1000 {
+        state.hub.publish_bytes(&audience, frame.clone());
+    }
+    ws
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_has_its_connection_cut() {
+    let grace = Duration::from_millis(300);
+    let app = spawn_app_with(|c| {
+        c.close_grace = grace;
+        c.outbound_queue = 8;
+    })
+    .await;
+    let u = app.register("sloth").await;
+    let mut ws = overflow_a_client_that_never_reads(&app, &u).await;
+    let overflowed = Instant::now();
+    // The server gives up on it: it stops counting (polled: no event tells the test)...
+    let hub = &app.server.as_ref().expect("running").state().hub;
+    let deadline = overflowed + grace + Duration::from_secs(5);
+    while hub.connection_count() > 0 {
+        assert!(Instant::now() < deadline, "still registered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...and its TCP connection is reset without the client reading a byte (a server that only
+    // dropped its session would hand over its queue and close once the client reads again, and
+    // hold the connection for as long as it does not).
+    let sock = socket2::SockRef::from(ws.r.rd.as_ref());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if !matches!(sock.take_error(), Ok(None)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not cut the connection of a client that does not read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ws.r.until_gone(Duration::from_secs(3)).await;
+}
+
+#[tokio::test]
+async fn a_closing_socket_counts_against_the_user_limit_until_its_connection_is_gone() {
+    let grace = Duration::from_millis(1000);
+    let app = spawn_app_with(|c| {
+        c.close_grace = grace;
+        c.outbound_queue = 8;
+        c.max_connections_per_user = 1;
+    })
+    .await;
+    let u = app.register("sloth").await;
+    let mut ws = overflow_a_client_that_never_reads(&app, &u).await;
+    let overflowed = Instant::now();
+    // Within the grace the first socket still holds its TCP connection, so it still counts.
+    let mut second = app.ws("/ws/chat/", &u.token).await;
+    let first = second.next_json().await;
+    assert_eq!(
+        first["type"], "error",
+        "a second socket was accepted while the first still holds its connection: {first}"
+    );
+    assert_eq!(second.until_close().await.1.code, 4429);
+    assert!(overflowed.elapsed() < grace, "checked within the grace");
+    // Once it is gone, the user may connect again.
+    ws.r.until_gone(grace + Duration::from_secs(5)).await;
+    let hub = &app.server.as_ref().expect("running").state().hub;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while hub.connection_count() > 0 {
+        assert!(Instant::now() < deadline, "still registered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.ws_ready("/ws/chat/", &u.token).await;
+}
+
+/// Polls the hub until no socket is registered; panics after `within`.
+async fn until_no_connection(app: &TestApp, within: Duration) {
+    let hub = &app.server.as_ref().expect("running").state().hub;
+    let deadline = Instant::now() + within;
+    while hub.connection_count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "still registered after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_well_behaved_client_is_not_held_for_the_grace() {
+    use futures_util::StreamExt;
+    let app = spawn_app_with(|c| c.close_grace = Duration::from_secs(30)).await;
+    let u = app.register("polite").await;
+    // The client closes, takes the server's answer and hangs up: the socket is gone at once.
+    let mut ws = app.ws_ready("/ws/chat/", &u.token).await;
+    ws.stream.close(None).await.expect("close sent");
+    while timeout(WAIT, ws.stream.next())
+        .await
+        .expect("closing")
+        .is_some()
+    {}
+    drop(ws);
+    until_no_connection(&app, Duration::from_millis(500)).await;
+    // The server closes (logout): the client takes the close and hangs up.
+    let mut ws = app.ws_ready("/ws/chat/", &u.token).await;
+    app.post_empty("/api/auth/logout", Some(&u.token)).await;
+    ws.expect_close(4401).await;
+    drop(ws);
+    until_no_connection(&app, Duration::from_millis(500)).await;
 }
