@@ -2,6 +2,7 @@
 //! either run the session or close with the contract's code.
 
 pub mod dispatch;
+pub mod flood;
 pub mod frame_guard;
 pub mod handshake;
 pub mod session;

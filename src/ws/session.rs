@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::protocol::{self, ClientMsg, GuestInfo, Limits, ServerMsg};
 use crate::state::AppState;
 use crate::time::Timestamp;
+use crate::ws::flood::Flood;
 use crate::ws::frame_guard::Tripped;
 use crate::ws::tcp_link::TcpHandle;
 use actix_web::web;
@@ -262,49 +263,6 @@ async fn send_one(session: &mut Session, out: Outbound) -> bool {
     }
 }
 
-/// Token-bucket flood control for one socket's inbound frames.
-struct Flood {
-    rate: f64,
-    capacity: f64,
-    tokens: f64,
-    last: Instant,
-    strikes: u32,
-}
-
-impl Flood {
-    fn new(per_second: u32) -> Self {
-        let rate = f64::from(per_second.max(1));
-        Flood {
-            rate,
-            capacity: rate * 2.0,
-            tokens: rate * 2.0,
-            last: Instant::now(),
-            strikes: 0,
-        }
-    }
-
-    /// `Ok` to handle the frame; `Err(wait)` when over the rate.
-    fn take(&mut self) -> Result<(), Duration> {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-            .min(self.capacity);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            self.strikes = 0;
-            Ok(())
-        } else {
-            self.strikes += 1;
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
-        }
-    }
-
-    /// Sustained flooding: far more refused frames in a row than a second's allowance.
-    fn sustained(&self) -> bool {
-        f64::from(self.strikes) > self.rate * 5.0
-    }
-}
-
 fn deadline_of(t: Option<Timestamp>) -> Option<Instant> {
     t.map(|t| Instant::now() + t.remaining())
 }
@@ -318,7 +276,7 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream, tripped: 
         Instant::now() + cfg.heartbeat_interval,
         cfg.heartbeat_interval,
     );
-    let mut flood = Flood::new(cfg.messages_per_second);
+    let mut flood = Flood::new(cfg.messages_per_second, Instant::now());
     let far = Instant::now() + Duration::from_secs(100 * 365 * 86400);
     let mut expires = deadline_of(ctx.principal.expires_at);
     let mut expiring_sent = false;
@@ -356,19 +314,19 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream, tripped: 
                         return Close::plain(1002, "protocol error");
                     }
                 };
+                let now = Instant::now();
+                if flood.sustained(now) {
+                    return Close::rate_limited("sustained flooding", 5000);
+                }
                 match msg {
                     AggregatedMessage::Text(text) => {
                         Metrics::inc(&ctx.state.metrics.ws_frames_in);
-                        if let Err(wait) = flood.take() {
-                            if flood.sustained() {
-                                return Close::rate_limited("sustained flooding", 5000);
-                            }
-                            let e = AppError::RateLimited {
-                                message: "too many messages; slow down".into(),
-                                retry_after: wait,
-                            };
-                            let rid = protocol::request_id_of(&text);
-                            reply(ctx, ServerMsg::error(&e), rid.as_ref());
+                        if let Err(wait) = flood.take(now) {
+                            // Refused at almost no cost: only the request_id is read.
+                            let rid = (text.len() <= cfg.max_message_bytes)
+                                .then(|| protocol::request_id_of(&text))
+                                .flatten();
+                            reply(ctx, ServerMsg::error(&slow_down(wait)), rid.as_ref());
                             continue;
                         }
                         if let Some(close) = handle_text(ctx, &text).await {
@@ -381,7 +339,11 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream, tripped: 
                         }
                     }
                     AggregatedMessage::Binary(_) => {
-                        reply(ctx, ServerMsg::error(&AppError::UnsupportedFrame), None);
+                        let e = match flood.take(now) {
+                            Ok(()) => AppError::UnsupportedFrame,
+                            Err(wait) => slow_down(wait),
+                        };
+                        reply(ctx, ServerMsg::error(&e), None);
                     }
                     AggregatedMessage::Ping(b) => { ctx.conn.send(Outbound::Pong(b)); }
                     AggregatedMessage::Pong(_) => {}
@@ -389,6 +351,14 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream, tripped: 
                 }
             }
         }
+    }
+}
+
+/// The recoverable error of a frame refused by flood control.
+fn slow_down(retry_after: Duration) -> AppError {
+    AppError::RateLimited {
+        message: "too many messages; slow down".into(),
+        retry_after,
     }
 }
 

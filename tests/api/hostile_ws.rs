@@ -433,3 +433,109 @@ async fn a_well_behaved_client_is_not_held_for_the_grace() {
     drop(ws);
     until_no_connection(&app, Duration::from_millis(500)).await;
 }
+
+#[tokio::test]
+async fn a_flood_interleaved_with_accepted_frames_is_closed_with_4429() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn_app_with(|c| c.messages_per_second = 10).await;
+    let u = app.register("flood").await;
+    let mut ws = app.ws_ready("/ws/chat/", &u.token).await;
+    // 50 frames a second (five times the rate) in bursts of five every 100 ms: the bucket
+    // refills between bursts, so accepted pings keep coming between the refused ones.
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let (mut sent, mut pongs, mut refused) = (0u32, 0u32, 0u32);
+    let mut frames: Vec<Value> = Vec::new();
+    let code = timeout(Duration::from_secs(7), async {
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    for _ in 0..5 {
+                        sent += 1;
+                        let frame = serde_json::json!({"type": "ping", "request_id": format!("p{sent}")});
+                        if ws.stream.send(Message::Text(frame.to_string().into())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                msg = ws.stream.next() => match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        let v: Value = serde_json::from_str(&t).expect("JSON");
+                        if v["type"] == "pong" {
+                            pongs += 1;
+                        } else if v["code"] == "rate_limited" && v.get("close_code").is_none() {
+                            refused += 1;
+                            assert!(v["request_id"].as_str().is_some_and(|r| r.starts_with('p')), "{v}");
+                        }
+                        frames.push(v);
+                    }
+                    Some(Ok(Message::Close(Some(c)))) => return u16::from(c.code),
+                    Some(Ok(_)) => {}
+                    other => panic!("ended without a close frame: {other:?}"),
+                },
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("not closed within 7 s: {sent} sent, {pongs} pongs, {refused} refused"));
+    assert_eq!(code, 4429);
+    assert!(start.elapsed() < Duration::from_secs(7));
+    assert!(
+        pongs > 20 && refused > 0,
+        "{pongs} pongs, {refused} refused"
+    );
+    let last = frames.last().expect("a final error frame");
+    assert_eq!(
+        (
+            last["code"].as_str(),
+            last["close_code"].as_u64(),
+            last["retry"].as_str()
+        ),
+        (Some("rate_limited"), Some(4429), Some("backoff")),
+        "{last}"
+    );
+    assert!(last["retry_after_ms"].is_u64(), "{last}");
+}
+
+#[tokio::test]
+async fn a_client_just_under_the_rate_is_never_refused_nor_closed() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let app = spawn_app_with(|c| c.messages_per_second = 10).await;
+    let u = app.register("steady").await;
+    let mut ws = app.ws_ready("/ws/chat/", &u.token).await;
+    // Nine frames a second for three seconds.
+    let end = Instant::now() + Duration::from_secs(3);
+    let mut tick = tokio::time::interval(Duration::from_millis(111));
+    let (mut sent, mut pongs) = (0u32, 0u32);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(end) => break,
+            _ = tick.tick() => {
+                sent += 1;
+                let frame = serde_json::json!({"type": "ping", "request_id": format!("s{sent}")});
+                ws.stream.send(Message::Text(frame.to_string().into())).await.expect("send");
+            }
+            msg = ws.stream.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).expect("JSON");
+                    assert_eq!(v["type"], "pong", "{v}");
+                    pongs += 1;
+                }
+                Some(Ok(Message::Close(c))) => panic!("closed: {c:?}"),
+                Some(Ok(_)) => {}
+                other => panic!("ended: {other:?}"),
+            },
+        }
+    }
+    assert!(sent >= 25, "{sent}");
+    while pongs < sent {
+        assert_eq!(ws.next_json().await["type"], "pong");
+        pongs += 1;
+    }
+    assert_eq!(
+        ws.request(serde_json::json!({"type": "ping"})).await["type"],
+        "pong"
+    );
+}
