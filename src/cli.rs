@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "HEARTH_WORKERS")]
     pub workers: Option<usize>,
+    /// Milliseconds a closing socket's client has to read its last frames before its TCP
+    /// connection is cut.
+    #[arg(long, env = "HEARTH_CLOSE_GRACE_MS", default_value_t = 10_000)]
+    pub close_grace_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -137,6 +141,7 @@ impl ServeArgs {
             task_workers: self.task_workers.unwrap_or(d.task_workers),
             task_per_user: self.task_per_user,
             task_slowdown: Duration::from_millis(self.task_slowdown_ms),
+            close_grace: Duration::from_millis(self.close_grace_ms),
             ..d
         }
     }
@@ -182,6 +187,8 @@ mod tests {
             "3",
             "--task-per-user",
             "1",
+            "--close-grace-ms",
+            "250",
         ]);
         let Some(Command::Serve(args)) = cli.command else {
             panic!("serve")
@@ -193,5 +200,10 @@ mod tests {
         assert_eq!(c.allowed_origins, ["http://a.example", "http://b.example"]);
         assert_eq!((c.task_workers, c.task_per_user), (3, 1));
         assert_eq!(c.db, "hearth.db");
+        assert_eq!(c.close_grace, Duration::from_millis(250));
+        assert_eq!(
+            ServeArgs::default().into_config().close_grace,
+            Config::default().close_grace
+        );
     }
 }

@@ -37,6 +37,9 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Open sockets allowed per user; one more is closed with 4429.
     pub max_connections_per_user: usize,
+    /// How long a closing socket's client has to take its last frames and the close frame;
+    /// then its TCP connection is cut (it counts against `max_connections_per_user` until then).
+    pub close_grace: Duration,
     /// Failed logins for one username within `login_window` before logins are throttled.
     pub login_max_failures: u32,
     /// Window of the failed-login counter, and how long a throttled username waits.
@@ -79,6 +82,7 @@ impl Default for Config {
             messages_per_second: 20,
             outbound_queue: 256,
             max_connections_per_user: 32,
+            close_grace: Duration::from_secs(10),
             login_max_failures: 5,
             login_window: Duration::from_secs(300),
             task_workers: std::thread::available_parallelism()

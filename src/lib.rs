@@ -125,6 +125,9 @@ impl Server {
                 .default_service(web::to(api::system::not_found))
         })
         .workers(workers)
+        // Keeps each connection's TCP stream within reach of its WebSocket session, which cuts
+        // it when a client does not take its close (see `ws::tcp_link`).
+        .on_connect(ws::tcp_link::on_connect)
         // Real-time frames go out at once: with Nagle's algorithm a frame written right after
         // another (a push, then the reply) waits for the peer's delayed ACK, up to ~40 ms.
         .tcp_nodelay(true)

@@ -361,11 +361,23 @@ fn valid_request_id(v: Option<&Value>) -> Option<Option<Value>> {
     }
 }
 
+/// Only the `request_id` of a frame: serde skips every other field (as `IgnoredAny`) without
+/// building it.
+#[derive(Deserialize)]
+struct RequestIdOnly {
+    #[serde(default)]
+    request_id: Option<Value>,
+}
+
 /// The `request_id` of a frame that is refused without being handled (flood control), so that
-/// the `error` still answers the request it refuses.
+/// the `error` still answers the request it refuses. Reads nothing else of the frame into memory.
 pub fn request_id_of(text: &str) -> Option<Value> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    valid_request_id(value.get("request_id")).flatten()
+    // serde would also read a struct from an array; only an object has a `request_id`.
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let only: RequestIdOnly = serde_json::from_str(text).ok()?;
+    valid_request_id(only.request_id.as_ref()).flatten()
 }
 
 /// Parses a text frame. On failure returns the error and whatever `request_id` could be read,
@@ -457,5 +469,14 @@ mod tests {
             Some(Value::String("q".into()))
         );
         assert_eq!(request_id_of("{"), None);
+        assert_eq!(
+            request_id_of(
+                r#"{"type":"send_message","content":{"deep":[1,2,{"x":null}]},"request_id":9}"#
+            ),
+            Some(serde_json::json!(9))
+        );
+        assert_eq!(request_id_of(r#"{"type":"ping","request_id":null}"#), None);
+        assert_eq!(request_id_of(r#"{"type":"ping","request_id":[1]}"#), None);
+        assert_eq!(request_id_of(r#"[1]"#), None);
     }
 }

@@ -9,6 +9,9 @@ use crate::metrics::Metrics;
 use crate::protocol::{self, ClientMsg, GuestInfo, Limits, ServerMsg};
 use crate::state::AppState;
 use crate::time::Timestamp;
+use crate::ws::flood::Flood;
+use crate::ws::frame_guard::Tripped;
+use crate::ws::tcp_link::TcpHandle;
 use actix_web::web;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseReason, Session};
 use serde_json::Value;
@@ -17,9 +20,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
-/// How long a closing writer may spend on its last frames before it gives up on the client
-/// (a slow consumer that starts reading again within it still gets its final frame and close).
-const CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// After a connection was cut, how long to wait for actix-web to let go of it before the
+/// socket is no longer counted anyway.
+const KILL_WAIT: Duration = Duration::from_secs(1);
 
 /// What a request handler sees: the state, the caller and their socket.
 pub struct Ctx {
@@ -41,21 +44,26 @@ pub struct Handshake {
     pub path_user: Option<String>,
     /// Client address (for guest creation limits).
     pub peer: Option<String>,
+    /// The TCP connection, to cut it when the client does not take its close.
+    pub tcp: TcpHandle,
 }
 
 /// Runs a socket to its end. Spawned on the worker's local executor (the stream is not `Send`).
 pub async fn run(
     state: web::Data<AppState>,
-    hs: Handshake,
+    mut hs: Handshake,
     session: Session,
     stream: AggregatedMessageStream,
+    tripped: Tripped,
 ) {
+    let tcp = std::mem::take(&mut hs.tcp);
+    let grace = state.config.close_grace;
     let (principal, guest) = match authenticate(&state, &hs).await {
         Ok(p) => p,
-        Err(close) => return reject(session, close).await,
+        Err(close) => return reject(session, close, tcp, grace).await,
     };
     if let Err(close) = authorize(&hs, &principal) {
-        return reject(session, close).await;
+        return reject(session, close, tcp, grace).await;
     }
     let (conn, rx, close_rx) = Conn::new(
         hs.endpoint,
@@ -65,14 +73,17 @@ pub async fn run(
         state.config.outbound_queue,
     );
     if state.hub.register(conn.clone()).is_err() {
-        return reject(
-            session,
-            Close::rate_limited("too many connections for this user", 5000),
-        )
-        .await;
+        let close = Close::rate_limited("too many connections for this user", 5000);
+        return reject(session, close, tcp, grace).await;
     }
     Metrics::inc(&state.metrics.ws_accepted);
-    actix_web::rt::spawn(writer(state.clone(), session, rx, close_rx, conn.id));
+    let out = Writer {
+        session,
+        rx,
+        close_rx,
+        tcp,
+    };
+    actix_web::rt::spawn(writer(state.clone(), out, conn.id));
     let connected = ServerMsg::Connected {
         user: (!principal.user.is_guest).then(|| principal.user.clone()),
         connection_id: format!("c{}", conn.id),
@@ -107,7 +118,7 @@ pub async fn run(
     }
     // Pushes published since the registration follow the first frames.
     ctx.conn.release();
-    let close = read_loop(&mut ctx, stream).await;
+    let close = read_loop(&mut ctx, stream, &tripped).await;
     ctx.conn.close(close);
 }
 
@@ -149,15 +160,29 @@ fn authorize(hs: &Handshake, p: &Principal) -> Result<(), Close> {
     }
 }
 
-/// Accept-then-close: the final `error` frame, then the close code.
-async fn reject(mut session: Session, close: Close) {
-    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+/// Accept-then-close: the final `error` frame, then the close code; the connection is cut if
+/// the client has not taken them within `grace`.
+async fn reject(mut session: Session, close: Close, tcp: TcpHandle, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    let _ = tokio::time::timeout_at(deadline, async {
         if let Some(f) = close.last_frame {
             let _ = session.text(f).await;
         }
         let _ = session.close(Some(reason(close.code, close.reason))).await;
     })
     .await;
+    // The session is dropped by now (closed, or with the timed-out future).
+    end_connection(tcp, deadline).await;
+}
+
+/// Once the session is dropped (after its close frame, or without one), actix-web writes out
+/// what it holds and ends the connection. A client that has not taken it all by `deadline` has
+/// its TCP connection cut. Returns when the connection is gone (or after [`KILL_WAIT`] more).
+async fn end_connection(mut tcp: TcpHandle, deadline: Instant) {
+    if tokio::time::timeout_at(deadline, tcp.gone()).await.is_err() {
+        tcp.kill();
+        let _ = tokio::time::timeout(KILL_WAIT, tcp.gone()).await;
+    }
 }
 
 fn reason(code: u16, description: String) -> CloseReason {
@@ -167,15 +192,25 @@ fn reason(code: u16, description: String) -> CloseReason {
     }
 }
 
+/// What the writer task owns.
+struct Writer {
+    session: Session,
+    rx: mpsc::Receiver<Outbound>,
+    close_rx: watch::Receiver<Option<Close>>,
+    tcp: TcpHandle,
+}
+
 /// The only task that writes to the socket. Ends after sending the close, or when the client
-/// is gone; then removes the connection from the hub.
-async fn writer(
-    state: web::Data<AppState>,
-    mut session: Session,
-    mut rx: mpsc::Receiver<Outbound>,
-    mut close_rx: watch::Receiver<Option<Close>>,
-    conn_id: u64,
-) {
+/// is gone; gives the client `close_grace` from the close request to take its last frames,
+/// then cuts the TCP connection. Only once the connection is gone is it removed from the hub,
+/// so it counts against the per-user limit until then.
+async fn writer(state: web::Data<AppState>, out: Writer, conn_id: u64) {
+    let Writer {
+        mut session,
+        mut rx,
+        mut close_rx,
+        tcp,
+    } = out;
     let mut alive = true;
     while alive {
         tokio::select! {
@@ -191,12 +226,13 @@ async fn writer(
             },
         }
     }
+    let deadline = Instant::now() + state.config.close_grace;
     if alive {
         let close = close_rx
             .borrow()
             .clone()
             .unwrap_or_else(|| Close::plain(1000, ""));
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        let _ = tokio::time::timeout_at(deadline, async {
             if close.drain {
                 while let Ok(out) = rx.try_recv() {
                     if !send_one(&mut session, out).await {
@@ -210,7 +246,12 @@ async fn writer(
             let _ = session.close(Some(reason(close.code, close.reason))).await;
         })
         .await;
+    } else {
+        drop(session);
     }
+    // The session is dropped by now (closed, or with the timed-out future).
+    drop(rx);
+    end_connection(tcp, deadline).await;
     state.hub.unregister(conn_id);
 }
 
@@ -222,55 +263,12 @@ async fn send_one(session: &mut Session, out: Outbound) -> bool {
     }
 }
 
-/// Token-bucket flood control for one socket's inbound frames.
-struct Flood {
-    rate: f64,
-    capacity: f64,
-    tokens: f64,
-    last: Instant,
-    strikes: u32,
-}
-
-impl Flood {
-    fn new(per_second: u32) -> Self {
-        let rate = f64::from(per_second.max(1));
-        Flood {
-            rate,
-            capacity: rate * 2.0,
-            tokens: rate * 2.0,
-            last: Instant::now(),
-            strikes: 0,
-        }
-    }
-
-    /// `Ok` to handle the frame; `Err(wait)` when over the rate.
-    fn take(&mut self) -> Result<(), Duration> {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-            .min(self.capacity);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            self.strikes = 0;
-            Ok(())
-        } else {
-            self.strikes += 1;
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
-        }
-    }
-
-    /// Sustained flooding: far more refused frames in a row than a second's allowance.
-    fn sustained(&self) -> bool {
-        f64::from(self.strikes) > self.rate * 5.0
-    }
-}
-
 fn deadline_of(t: Option<Timestamp>) -> Option<Instant> {
     t.map(|t| Instant::now() + t.remaining())
 }
 
 /// Reads until the socket should close; returns how.
-async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close {
+async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream, tripped: &Tripped) -> Close {
     let cfg = ctx.state.config.clone();
     let mut closed = ctx.conn.subscribe_close();
     let mut last_heard = Instant::now();
@@ -278,7 +276,7 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close 
         Instant::now() + cfg.heartbeat_interval,
         cfg.heartbeat_interval,
     );
-    let mut flood = Flood::new(cfg.messages_per_second);
+    let mut flood = Flood::new(cfg.messages_per_second, Instant::now());
     let far = Instant::now() + Duration::from_secs(100 * 365 * 86400);
     let mut expires = deadline_of(ctx.principal.expires_at);
     let mut expiring_sent = false;
@@ -306,29 +304,29 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close 
             msg = stream.recv() => {
                 last_heard = Instant::now();
                 let msg = match msg {
+                    // The frame guard ends the stream at a frame or message over the limit.
+                    None if tripped.is_set() => return too_big(),
                     None => return Close::plain(1000, ""),
                     Some(Ok(m)) => m,
-                    Some(Err(actix_ws::ProtocolError::Overflow)) => {
-                        return Close::plain(1009, "message too big");
-                    }
+                    Some(Err(e)) if tripped.is_set() || is_overflow(&e) => return too_big(),
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "websocket protocol error");
                         return Close::plain(1002, "protocol error");
                     }
                 };
+                let now = Instant::now();
+                if flood.sustained(now) {
+                    return Close::rate_limited("sustained flooding", 5000);
+                }
                 match msg {
                     AggregatedMessage::Text(text) => {
                         Metrics::inc(&ctx.state.metrics.ws_frames_in);
-                        if let Err(wait) = flood.take() {
-                            if flood.sustained() {
-                                return Close::rate_limited("sustained flooding", 5000);
-                            }
-                            let e = AppError::RateLimited {
-                                message: "too many messages; slow down".into(),
-                                retry_after: wait,
-                            };
-                            let rid = protocol::request_id_of(&text);
-                            reply(ctx, ServerMsg::error(&e), rid.as_ref());
+                        if let Err(wait) = flood.take(now) {
+                            // Refused at almost no cost: only the request_id is read.
+                            let rid = (text.len() <= cfg.max_message_bytes)
+                                .then(|| protocol::request_id_of(&text))
+                                .flatten();
+                            reply(ctx, ServerMsg::error(&slow_down(wait)), rid.as_ref());
                             continue;
                         }
                         if let Some(close) = handle_text(ctx, &text).await {
@@ -341,7 +339,11 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close 
                         }
                     }
                     AggregatedMessage::Binary(_) => {
-                        reply(ctx, ServerMsg::error(&AppError::UnsupportedFrame), None);
+                        let e = match flood.take(now) {
+                            Ok(()) => AppError::UnsupportedFrame,
+                            Err(wait) => slow_down(wait),
+                        };
+                        reply(ctx, ServerMsg::error(&e), None);
                     }
                     AggregatedMessage::Ping(b) => { ctx.conn.send(Outbound::Pong(b)); }
                     AggregatedMessage::Pong(_) => {}
@@ -349,6 +351,30 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream) -> Close 
                 }
             }
         }
+    }
+}
+
+/// The recoverable error of a frame refused by flood control.
+fn slow_down(retry_after: Duration) -> AppError {
+    AppError::RateLimited {
+        message: "too many messages; slow down".into(),
+        retry_after,
+    }
+}
+
+/// 1009: a frame or message over `max_message_bytes`.
+fn too_big() -> Close {
+    Close::plain(1009, "message too big")
+}
+
+/// Whether actix-ws refused a frame (`Overflow`) or an aggregated fragmented message (an I/O
+/// error it raises for "Exceeded maximum continuation size") for its size: both are 1009, not a
+/// protocol error.
+fn is_overflow(e: &actix_ws::ProtocolError) -> bool {
+    match e {
+        actix_ws::ProtocolError::Overflow => true,
+        actix_ws::ProtocolError::Io(io) => io.to_string().contains("maximum continuation size"),
+        _ => false,
     }
 }
 
