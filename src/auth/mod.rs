@@ -262,15 +262,17 @@ pub fn create_user_blocking(
     )
 }
 
-/// Signs in. Unknown users and wrong passwords get the same answer, in about the same time;
-/// repeated failures for one username are throttled.
+/// Signs in. Unknown users and wrong passwords get the same answer, in about the same time.
+/// Every attempt is counted per username before its password is checked, so at most
+/// `login_max_failures` passwords are checked per window however many arrive at once.
 pub async fn login(state: &AppState, req: LoginRequest) -> AppResult<SessionGrant> {
-    if let Some(wait) = state.throttle.check(&req.username) {
-        return Err(AppError::RateLimited {
+    state
+        .throttle
+        .try_acquire(&req.username)
+        .map_err(|wait| AppError::RateLimited {
             message: "too many failed logins for this username; try again later".into(),
             retry_after: wait,
-        });
-    }
+        })?;
     let ttl = state.config.token_ttl;
     let dummy = state.dummy_hash.clone();
     let username = req.username.clone();
@@ -309,8 +311,10 @@ pub async fn login(state: &AppState, req: LoginRequest) -> AppResult<SessionGran
         .await;
     match &result {
         Ok(_) => state.throttle.clear(&username),
-        Err(AppError::Unauthenticated(_)) => state.throttle.record(&username),
-        Err(_) => {}
+        // A checked, wrong password: the attempt stays counted.
+        Err(AppError::Unauthenticated(_)) => {}
+        // Never checked (storage error): the attempt does not count.
+        Err(_) => state.throttle.release(&username),
     }
     result
 }
