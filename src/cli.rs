@@ -92,6 +92,12 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "HEARTH_WORKERS")]
     pub workers: Option<usize>,
+    /// Password hashing threads, each holding one Argon2 buffer (default: one per core).
+    #[arg(long, env = "HEARTH_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+    /// Password hashing jobs allowed to wait; beyond, login/register answer 429.
+    #[arg(long, env = "HEARTH_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
 }
 
 impl Default for ServeArgs {
@@ -129,6 +135,8 @@ impl ServeArgs {
             task_workers: self.task_workers.unwrap_or(d.task_workers),
             task_per_user: self.task_per_user,
             task_slowdown: Duration::from_millis(self.task_slowdown_ms),
+            hash_workers: self.hash_workers.unwrap_or(d.hash_workers),
+            hash_queue: self.hash_queue,
             ..d
         }
     }
@@ -174,6 +182,10 @@ mod tests {
             "3",
             "--task-per-user",
             "1",
+            "--hash-workers",
+            "3",
+            "--hash-queue",
+            "7",
         ]);
         let Some(Command::Serve(args)) = cli.command else {
             panic!("serve")
@@ -185,5 +197,6 @@ mod tests {
         assert_eq!(c.allowed_origins, ["http://a.example", "http://b.example"]);
         assert_eq!((c.task_workers, c.task_per_user), (3, 1));
         assert_eq!(c.db, "hearth.db");
+        assert_eq!((c.hash_workers, c.hash_queue), (3, 7));
     }
 }

@@ -54,6 +54,11 @@ pub struct Config {
     pub task_slowdown: Duration,
     /// Argon2 memory cost in KiB (the default is argon2's recommended 19 MiB).
     pub argon2_memory_kib: u32,
+    /// Threads that hash and verify passwords, each with one Argon2 buffer of
+    /// `argon2_memory_kib` (default: one per core).
+    pub hash_workers: usize,
+    /// Password hashing jobs waiting for a worker; one more is refused with 429.
+    pub hash_queue: usize,
 }
 
 impl Default for Config {
@@ -86,6 +91,10 @@ impl Default for Config {
             guest_max_per_window: 20,
             guest_window: Duration::from_secs(60),
             argon2_memory_kib: 19 * 1024,
+            hash_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            hash_queue: 64,
         }
     }
 }
