@@ -98,6 +98,12 @@ pub struct ServeArgs {
     /// Password hashing jobs allowed to wait; beyond, login/register answer 429.
     #[arg(long, env = "HEARTH_HASH_QUEUE", default_value_t = 64)]
     pub hash_queue: usize,
+    /// Registrations allowed per client address per window (429 beyond).
+    #[arg(long, env = "HEARTH_REGISTER_MAX_PER_WINDOW", default_value_t = 10)]
+    pub register_max_per_window: u32,
+    /// Window of the per-address registration limit, in seconds.
+    #[arg(long, env = "HEARTH_REGISTER_WINDOW", default_value_t = 3600)]
+    pub register_window: u64,
 }
 
 impl Default for ServeArgs {
@@ -137,6 +143,8 @@ impl ServeArgs {
             task_slowdown: Duration::from_millis(self.task_slowdown_ms),
             hash_workers: self.hash_workers.unwrap_or(d.hash_workers),
             hash_queue: self.hash_queue,
+            register_max_per_window: self.register_max_per_window,
+            register_window: Duration::from_secs(self.register_window),
             ..d
         }
     }
@@ -186,6 +194,10 @@ mod tests {
             "3",
             "--hash-queue",
             "7",
+            "--register-max-per-window",
+            "4",
+            "--register-window",
+            "90",
         ]);
         let Some(Command::Serve(args)) = cli.command else {
             panic!("serve")
@@ -198,5 +210,7 @@ mod tests {
         assert_eq!((c.task_workers, c.task_per_user), (3, 1));
         assert_eq!(c.db, "hearth.db");
         assert_eq!((c.hash_workers, c.hash_queue), (3, 7));
+        assert_eq!(c.register_max_per_window, 4);
+        assert_eq!(c.register_window, Duration::from_secs(90));
     }
 }

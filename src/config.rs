@@ -59,6 +59,10 @@ pub struct Config {
     pub hash_workers: usize,
     /// Password hashing jobs waiting for a worker; one more is refused with 429.
     pub hash_queue: usize,
+    /// Registrations allowed per client address within `register_window`.
+    pub register_max_per_window: u32,
+    /// Window of the per-address registration counter.
+    pub register_window: Duration,
 }
 
 impl Default for Config {
@@ -95,19 +99,23 @@ impl Default for Config {
                 .map(|n| n.get())
                 .unwrap_or(2),
             hash_queue: 64,
+            register_max_per_window: 10,
+            register_window: Duration::from_secs(3600),
         }
     }
 }
 
 impl Config {
     /// A configuration for tests: a random port on loopback, a fresh in-memory database, one
-    /// worker, and a cheaper Argon2 so the suite stays fast.
+    /// worker, a cheaper Argon2 so the suite stays fast, and registrations per address
+    /// unlimited in practice (every test client is 127.0.0.1).
     pub fn for_tests() -> Self {
         Config {
             bind: "127.0.0.1:0".into(),
             db: ":memory:".into(),
             workers: 1,
             argon2_memory_kib: 1024,
+            register_max_per_window: 100_000,
             ..Config::default()
         }
     }

@@ -93,6 +93,10 @@ impl Server {
             ),
             dummy_hash,
             hasher,
+            register_throttle: auth::throttle::Throttle::new(
+                config.register_max_per_window,
+                config.register_window,
+            ),
             started: Instant::now(),
             metrics,
             db,

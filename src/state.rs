@@ -37,4 +37,6 @@ pub struct AppState {
     pub latest_message: watch::Sender<i64>,
     /// The password hashing pool (every Argon2 hash and verification of the server).
     pub hasher: Hasher,
+    /// Registration throttle, per client address.
+    pub register_throttle: Throttle,
 }

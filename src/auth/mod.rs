@@ -202,9 +202,13 @@ fn mint_access(
     Ok((value, expires_at))
 }
 
-/// Creates an account and signs it in. The password is hashed in the hashing pool before the
-/// short database transaction, never inside it.
-pub async fn register(state: &AppState, req: RegisterRequest) -> AppResult<SessionGrant> {
+/// Creates an account and signs it in. Limited per client address (`peer`); the password is
+/// hashed in the hashing pool before the short database transaction, never inside it.
+pub async fn register(
+    state: &AppState,
+    req: RegisterRequest,
+    peer: Option<&str>,
+) -> AppResult<SessionGrant> {
     if !state.config.registration_open {
         return Err(AppError::Forbidden("registration is closed".into()));
     }
@@ -214,9 +218,24 @@ pub async fn register(state: &AppState, req: RegisterRequest) -> AppResult<Sessi
         Some(d) => parse_display_name(d)?,
         None => username.as_str().to_string(),
     };
-    let hash = state.hasher.hash(password.0).await?;
-    let ttl = state.config.token_ttl;
+    let key = peer.unwrap_or("unknown");
     state
+        .register_throttle
+        .try_acquire(key)
+        .map_err(|wait| AppError::RateLimited {
+            message: "too many registrations from this address; try again later".into(),
+            retry_after: wait,
+        })?;
+    let hash = match state.hasher.hash(password.0).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            // Nothing was registered (the pool was busy): the attempt does not count.
+            state.register_throttle.release(key);
+            return Err(e);
+        }
+    };
+    let ttl = state.config.token_ttl;
+    let result = state
         .db
         .call(move |conn| {
             let tx = crate::db::write_tx(conn)?;
@@ -236,7 +255,11 @@ pub async fn register(state: &AppState, req: RegisterRequest) -> AppResult<Sessi
                 user,
             })
         })
-        .await
+        .await;
+    if let Err(AppError::Internal(_)) = result {
+        state.register_throttle.release(key);
+    }
+    result
 }
 
 /// Creates an account from the command line (staff or not), outside any runtime: hashes on

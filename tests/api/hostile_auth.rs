@@ -1,7 +1,8 @@
-//! Hostile-review findings on accounts: racing the login throttle.
+//! Hostile-review findings on accounts: racing the login throttle, and registrations per
+//! address.
 
 use crate::helpers::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Status and `Retry-After` of a login.
@@ -63,5 +64,47 @@ async fn a_wrong_password_still_counts_and_success_clears() {
     assert_eq!(login(&app, "erin", "wrong-password").await.0, 401);
     assert_eq!(login(&app, "ERIN", "wrong-password").await.0, 401);
     assert_eq!(login(&app, "erin", "password123").await.0, 429);
+    app.stop().await;
+}
+
+async fn register(app: &TestApp, username: &str) -> reqwest::Response {
+    app.post(
+        "/api/auth/register",
+        None,
+        json!({"username": username, "password": "password123"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let app = spawn_app_with(|c| c.register_max_per_window = 3).await;
+    // Refused input does not count.
+    expect_error(register(&app, "x").await, 400, "validation_failed").await;
+    // Ten at once from one address: exactly three accounts.
+    let names: Vec<String> = (0..10).map(|i| format!("newcomer_{i}")).collect();
+    let answers = futures_util::future::join_all(names.iter().map(|n| register(&app, n))).await;
+    let mut created = Vec::new();
+    for r in answers {
+        match r.status().as_u16() {
+            201 => {
+                let v: Value = r.json().await.unwrap();
+                created.push(v["user"]["username"].as_str().unwrap().to_string());
+            }
+            429 => {
+                let retry: u64 = r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(retry > 3000, "about an hour: {retry}");
+                expect_error(r, 429, "rate_limited").await;
+            }
+            s => panic!("unexpected {s}: {:?}", r.text().await),
+        }
+    }
+    assert_eq!(created.len(), 3, "{created:?}");
+    // The accounts work, and logging in is not limited by registrations.
+    assert_eq!(login(&app, &created[0], "password123").await.0, 200);
     app.stop().await;
 }
