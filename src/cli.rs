@@ -104,6 +104,18 @@ pub struct ServeArgs {
     /// connection is cut.
     #[arg(long, env = "HEARTH_CLOSE_GRACE_MS", default_value_t = 10_000)]
     pub close_grace_ms: u64,
+    /// Password hashing threads, each holding one Argon2 buffer (default: one per core).
+    #[arg(long, env = "HEARTH_HASH_WORKERS")]
+    pub hash_workers: Option<usize>,
+    /// Password hashing jobs allowed to wait; beyond, login/register answer 429.
+    #[arg(long, env = "HEARTH_HASH_QUEUE", default_value_t = 64)]
+    pub hash_queue: usize,
+    /// Registrations allowed per client address per window (429 beyond).
+    #[arg(long, env = "HEARTH_REGISTER_MAX_PER_WINDOW", default_value_t = 10)]
+    pub register_max_per_window: u32,
+    /// Window of the per-address registration limit, in seconds.
+    #[arg(long, env = "HEARTH_REGISTER_WINDOW", default_value_t = 3600)]
+    pub register_window: u64,
 }
 
 impl Default for ServeArgs {
@@ -142,6 +154,10 @@ impl ServeArgs {
             task_per_user: self.task_per_user,
             task_slowdown: Duration::from_millis(self.task_slowdown_ms),
             close_grace: Duration::from_millis(self.close_grace_ms),
+            hash_workers: self.hash_workers.unwrap_or(d.hash_workers),
+            hash_queue: self.hash_queue,
+            register_max_per_window: self.register_max_per_window,
+            register_window: Duration::from_secs(self.register_window),
             ..d
         }
     }
@@ -189,6 +205,14 @@ mod tests {
             "1",
             "--close-grace-ms",
             "250",
+            "--hash-workers",
+            "3",
+            "--hash-queue",
+            "7",
+            "--register-max-per-window",
+            "4",
+            "--register-window",
+            "90",
         ]);
         let Some(Command::Serve(args)) = cli.command else {
             panic!("serve")
@@ -205,5 +229,8 @@ mod tests {
             ServeArgs::default().into_config().close_grace,
             Config::default().close_grace
         );
+        assert_eq!((c.hash_workers, c.hash_queue), (3, 7));
+        assert_eq!(c.register_max_per_window, 4);
+        assert_eq!(c.register_window, Duration::from_secs(90));
     }
 }

@@ -60,6 +60,15 @@ pub struct Config {
     // -- Reliability: health, quotas (issue 9) --
     /// How often the health check proves that the database takes a write.
     pub health_probe_interval: Duration,
+    /// Threads that hash and verify passwords, each with one Argon2 buffer of
+    /// `argon2_memory_kib` (default: one per core).
+    pub hash_workers: usize,
+    /// Password hashing jobs waiting for a worker; one more is refused with 429.
+    pub hash_queue: usize,
+    /// Registrations allowed per client address within `register_window`.
+    pub register_max_per_window: u32,
+    /// Window of the per-address registration counter.
+    pub register_window: Duration,
 }
 
 impl Default for Config {
@@ -94,19 +103,27 @@ impl Default for Config {
             guest_window: Duration::from_secs(60),
             argon2_memory_kib: 19 * 1024,
             health_probe_interval: Duration::from_secs(2),
+            hash_workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            hash_queue: 64,
+            register_max_per_window: 10,
+            register_window: Duration::from_secs(3600),
         }
     }
 }
 
 impl Config {
     /// A configuration for tests: a random port on loopback, a fresh in-memory database, one
-    /// worker, and a cheaper Argon2 so the suite stays fast.
+    /// worker, a cheaper Argon2 so the suite stays fast, and registrations per address
+    /// unlimited in practice (every test client is 127.0.0.1).
     pub fn for_tests() -> Self {
         Config {
             bind: "127.0.0.1:0".into(),
             db: ":memory:".into(),
             workers: 1,
             argon2_memory_kib: 1024,
+            register_max_per_window: 100_000,
             ..Config::default()
         }
     }

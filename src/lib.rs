@@ -63,10 +63,15 @@ impl Server {
             .map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
-        let mem = config.argon2_memory_kib;
-        let dummy_hash = tokio::task::spawn_blocking(move || auth::password::dummy_hash(mem))
+        let hasher = auth::hasher::Hasher::start(
+            config.hash_workers,
+            config.hash_queue,
+            config.argon2_memory_kib,
+        )?;
+        let dummy_hash = hasher
+            .hash(auth::password::DUMMY_PASSWORD.into())
             .await
-            .map_err(std::io::Error::other)?;
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let hub: Arc<dyn hub::Hub> = Arc::new(LocalHub::new(config.max_connections_per_user));
         let metrics = Arc::new(metrics::Metrics::default());
         let newest: i64 = db
@@ -101,6 +106,11 @@ impl Server {
                 config.guest_window,
             ),
             dummy_hash,
+            hasher,
+            register_throttle: auth::throttle::Throttle::new(
+                config.register_max_per_window,
+                config.register_window,
+            ),
             started: Instant::now(),
             metrics,
             db,

@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use crate::auth::hasher::Hasher;
 use crate::auth::throttle::Throttle;
 use crate::chat::writer::MessageWriter;
 use crate::config::Config;
@@ -34,4 +35,8 @@ pub struct AppState {
     pub runner: Arc<crate::tasks::runner::Runner>,
     /// The newest stored message id (long-polls wait on it).
     pub latest_message: watch::Sender<i64>,
+    /// The password hashing pool (every Argon2 hash and verification of the server).
+    pub hasher: Hasher,
+    /// Registration throttle, per client address.
+    pub register_throttle: Throttle,
 }

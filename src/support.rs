@@ -17,13 +17,13 @@ use crate::state::AppState;
 /// client address.
 pub async fn create_guest(state: &AppState, peer: Option<&str>) -> AppResult<(Principal, String)> {
     let key = peer.unwrap_or("unknown");
-    if let Some(wait) = state.guest_throttle.check(key) {
-        return Err(AppError::RateLimited {
+    state
+        .guest_throttle
+        .try_acquire(key)
+        .map_err(|wait| AppError::RateLimited {
             message: "too many new visitors from this address".into(),
             retry_after: wait,
-        });
-    }
-    state.guest_throttle.record(key);
+        })?;
     state
         .db
         .call(|conn| {

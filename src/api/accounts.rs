@@ -4,14 +4,16 @@ use super::{Auth, JsonBody};
 use crate::auth::{self, LoginRequest, RegisterRequest};
 use crate::error::AppError;
 use crate::state::AppState;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let grant = auth::register(&state, body.0).await?;
+    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    let grant = auth::register(&state, body.0, peer.as_deref()).await?;
     Ok(HttpResponse::Created().json(grant))
 }
 

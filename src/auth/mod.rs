@@ -1,6 +1,7 @@
 //! Accounts and credentials: register, login, logout, refresh, tickets, and resolving a
 //! credential to a [`Principal`]. Each operation is one function used by every transport.
 
+pub mod hasher;
 pub mod password;
 pub mod throttle;
 pub mod token;
@@ -201,8 +202,13 @@ fn mint_access(
     Ok((value, expires_at))
 }
 
-/// Creates an account and signs it in.
-pub async fn register(state: &AppState, req: RegisterRequest) -> AppResult<SessionGrant> {
+/// Creates an account and signs it in. Limited per client address (`peer`); the password is
+/// hashed in the hashing pool before the short database transaction, never inside it.
+pub async fn register(
+    state: &AppState,
+    req: RegisterRequest,
+    peer: Option<&str>,
+) -> AppResult<SessionGrant> {
     if !state.config.registration_open {
         return Err(AppError::Forbidden("registration is closed".into()));
     }
@@ -212,12 +218,26 @@ pub async fn register(state: &AppState, req: RegisterRequest) -> AppResult<Sessi
         Some(d) => parse_display_name(d)?,
         None => username.as_str().to_string(),
     };
-    let ttl = state.config.token_ttl;
-    let mem = state.config.argon2_memory_kib;
+    let key = peer.unwrap_or("unknown");
     state
+        .register_throttle
+        .try_acquire(key)
+        .map_err(|wait| AppError::RateLimited {
+            message: "too many registrations from this address; try again later".into(),
+            retry_after: wait,
+        })?;
+    let hash = match state.hasher.hash(password.0).await {
+        Ok(hash) => hash,
+        Err(e) => {
+            // Nothing was registered (the pool was busy): the attempt does not count.
+            state.register_throttle.release(key);
+            return Err(e);
+        }
+    };
+    let ttl = state.config.token_ttl;
+    let result = state
         .db
         .call(move |conn| {
-            let hash = password::hash_password(&password.0, mem)?;
             let tx = crate::db::write_tx(conn)?;
             let user = users::insert(
                 &tx,
@@ -235,10 +255,15 @@ pub async fn register(state: &AppState, req: RegisterRequest) -> AppResult<Sessi
                 user,
             })
         })
-        .await
+        .await;
+    if let Err(AppError::Internal(_)) = result {
+        state.register_throttle.release(key);
+    }
+    result
 }
 
-/// Creates an account from the command line (staff or not), outside any runtime.
+/// Creates an account from the command line (staff or not), outside any runtime: hashes on
+/// the calling thread.
 pub fn create_user_blocking(
     db: &crate::db::Db,
     username: &str,
@@ -262,57 +287,66 @@ pub fn create_user_blocking(
     )
 }
 
-/// Signs in. Unknown users and wrong passwords get the same answer, in about the same time;
-/// repeated failures for one username are throttled.
+/// Signs in. Unknown users and wrong passwords get the same answer, in about the same time.
+/// Every attempt is counted per username before its password is checked, so at most
+/// `login_max_failures` passwords are checked per window however many arrive at once. No
+/// database connection is held while hashing: one short lookup, the check in the hashing pool,
+/// then one short write for the token.
 pub async fn login(state: &AppState, req: LoginRequest) -> AppResult<SessionGrant> {
-    if let Some(wait) = state.throttle.check(&req.username) {
-        return Err(AppError::RateLimited {
+    let key = req.username.clone();
+    state
+        .throttle
+        .try_acquire(&key)
+        .map_err(|wait| AppError::RateLimited {
             message: "too many failed logins for this username; try again later".into(),
             retry_after: wait,
-        });
-    }
+        })?;
+    let user = match check_password(state, req).await {
+        Ok(Some(user)) => user,
+        // A checked, wrong password: the attempt stays counted.
+        Ok(None) => {
+            return Err(AppError::Unauthenticated(
+                "invalid username or password".into(),
+            ))
+        }
+        // Never checked (pool busy, storage error): the attempt does not count.
+        Err(e) => {
+            state.throttle.release(&key);
+            return Err(e);
+        }
+    };
+    state.throttle.clear(&key);
     let ttl = state.config.token_ttl;
-    let dummy = state.dummy_hash.clone();
-    let username = req.username.clone();
-    let result = state
+    let user_id = user.id;
+    let (token, expires_at) = state
         .db
-        .call(move |conn| {
-            let found = if req.username.len() <= 64 && req.password.len() <= 4096 {
-                users::by_username_with_hash(conn, &req.username)?
-            } else {
-                None
-            };
-            let (user, ok) = match found {
-                Some((user, Some(hash))) => {
-                    let ok = password::verify_password(&req.password, &hash);
-                    (Some(user), ok)
-                }
-                _ => {
-                    password::verify_password(&req.password, &dummy);
-                    (None, false)
-                }
-            };
-            match (user, ok) {
-                (Some(user), true) => {
-                    let (token, expires_at) = mint_access(conn, user.id, ttl)?;
-                    Ok(SessionGrant {
-                        token,
-                        expires_at,
-                        user,
-                    })
-                }
-                _ => Err(AppError::Unauthenticated(
-                    "invalid username or password".into(),
-                )),
-            }
-        })
-        .await;
-    match &result {
-        Ok(_) => state.throttle.clear(&username),
-        Err(AppError::Unauthenticated(_)) => state.throttle.record(&username),
-        Err(_) => {}
-    }
-    result
+        .call(move |conn| mint_access(conn, user_id, ttl))
+        .await?;
+    Ok(SessionGrant {
+        token,
+        expires_at,
+        user,
+    })
+}
+
+/// The user whose password this is, or `None`; an unknown user is checked against the dummy
+/// hash so that it costs the same.
+async fn check_password(state: &AppState, req: LoginRequest) -> AppResult<Option<User>> {
+    let found = if req.username.len() <= 64 && req.password.len() <= 4096 {
+        let name = req.username;
+        state
+            .db
+            .call(move |conn| users::by_username_with_hash(conn, &name))
+            .await?
+    } else {
+        None
+    };
+    let (user, phc) = match found {
+        Some((user, Some(hash))) => (Some(user), hash),
+        _ => (None, state.dummy_hash.clone()),
+    };
+    let ok = state.hasher.verify(req.password, phc).await?;
+    Ok(user.filter(|_| ok))
 }
 
 /// Revokes the caller's token and closes every socket that uses it.

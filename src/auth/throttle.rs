@@ -1,64 +1,166 @@
-//! Counting events per key in a fixed window (failed logins per username, new guests per
-//! address), in memory and per process.
+//! Counting attempts per key in a fixed window (logins per username, new guests and
+//! registrations per address), in memory and per process.
+//!
+//! Checking and counting are one step ([`Throttle::try_acquire`]), under one lock: concurrent
+//! attempts cannot all pass a check before any of them is counted. Keys are lower-cased and cut
+//! to [`MAX_KEY_CHARS`], and the map holds at most `capacity` live keys (expired ones are
+//! dropped in order, in constant time per call): a peer cannot make it grow without bound.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Counts events per (lower-cased) key in a window. After `max_failures`
-/// within `window`, further attempts for that key are refused until the window that
-/// started with the first failure has passed.
+/// Keys are cut to this many characters. Usernames have at most 32 and IP addresses at most
+/// 45, so no two real keys collide; longer input (a 60,000-character "username") costs no more
+/// than this.
+pub const MAX_KEY_CHARS: usize = 64;
+/// Live keys a throttle holds by default.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+struct Entry {
+    count: u32,
+    since: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<Arc<str>, Entry>,
+    /// Window starts in time order, to drop expired entries without scanning the map.
+    order: VecDeque<(Instant, Arc<str>)>,
+}
+
+impl Inner {
+    /// Takes one attempt back from `key`; a key left with none is forgotten.
+    fn give_back(&mut self, key: &str, all: bool) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.count = if all { 0 } else { e.count.saturating_sub(1) };
+            if e.count == 0 {
+                self.entries.remove(key);
+            }
+        }
+        // Forgotten keys leave their window start behind in `order`; drop those once they are
+        // as many as the live ones (amortized constant time, and `order` stays bounded).
+        if self.order.len() > 2 * self.entries.len() + 64 {
+            let entries = &self.entries;
+            self.order
+                .retain(|(since, key)| entries.get(key).is_some_and(|e| e.since == *since));
+        }
+    }
+
+    fn prune(&mut self, now: Instant, window: Duration) {
+        while let Some((since, _)) = self.order.front() {
+            if now.duration_since(*since) < window {
+                break;
+            }
+            if let Some((since, key)) = self.order.pop_front() {
+                if self.entries.get(&key).is_some_and(|e| e.since == since) {
+                    self.entries.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Allows `limit` attempts per key in a window that starts with the key's first attempt; after
+/// that, attempts for the key are refused until the window has passed.
 pub struct Throttle {
-    max_failures: u32,
+    limit: u32,
     window: Duration,
-    entries: Mutex<HashMap<String, (u32, Instant)>>,
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+/// The key for `raw`: lower-cased, cut to [`MAX_KEY_CHARS`] characters.
+pub fn normalise(raw: &str) -> String {
+    raw.chars()
+        .take(MAX_KEY_CHARS)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 impl Throttle {
-    /// A throttle allowing `max_failures` per `window`.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
+    /// A throttle allowing `limit` attempts per `window`, holding up to [`DEFAULT_CAPACITY`] keys.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self::with_capacity(limit, window, DEFAULT_CAPACITY)
+    }
+
+    /// A throttle holding at most `capacity` live keys (at least one).
+    pub fn with_capacity(limit: u32, window: Duration, capacity: usize) -> Self {
         Throttle {
-            max_failures,
+            limit,
             window,
-            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `Some(wait)` when this key is throttled now.
-    pub fn check(&self, username: &str) -> Option<Duration> {
-        let key = username.to_ascii_lowercase();
-        let mut map = self.lock();
-        let (count, since) = *map.get(&key)?;
-        let elapsed = since.elapsed();
-        if elapsed >= self.window {
-            map.remove(&key);
-            return None;
+    /// Counts an attempt for `key` if it is allowed now; otherwise `Err(wait)`, how long until
+    /// the key's window ends. When the map is full of live keys, a new key is refused until the
+    /// oldest window ends (failing closed rather than forgetting counts).
+    pub fn try_acquire(&self, key: &str) -> Result<(), Duration> {
+        let key = normalise(key);
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.prune(now, self.window);
+        let left = |since: Instant| self.window.saturating_sub(now.duration_since(since));
+        if let Some(e) = inner.entries.get_mut(key.as_str()) {
+            if e.count >= self.limit {
+                return Err(left(e.since));
+            }
+            e.count += 1;
+            return Ok(());
         }
-        (count >= self.max_failures).then(|| self.window - elapsed)
+        if self.limit == 0 {
+            return Err(self.window);
+        }
+        if inner.entries.len() >= self.capacity {
+            let oldest = inner.order.front().map_or(now, |(since, _)| *since);
+            return Err(left(oldest));
+        }
+        let key: Arc<str> = key.into();
+        inner.order.push_back((now, key.clone()));
+        inner.entries.insert(
+            key,
+            Entry {
+                count: 1,
+                since: now,
+            },
+        );
+        Ok(())
     }
 
-    /// Records an event (a failed login, a guest created).
-    pub fn record(&self, username: &str) {
-        let key = username.to_ascii_lowercase();
-        let mut map = self.lock();
-        if map.len() > 100_000 {
-            let window = self.window;
-            map.retain(|_, (_, since)| since.elapsed() < window);
-        }
-        let entry = map.entry(key).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= self.window {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
+    /// Gives back one attempt that was counted but never made (the work was refused or failed
+    /// before the credential was checked).
+    /// A key left with no attempt is forgotten, so refused work never holds a place in the map.
+    pub fn release(&self, key: &str) {
+        self.lock().give_back(&normalise(key), false);
     }
 
-    /// Clears the counter (after a successful login).
-    pub fn clear(&self, username: &str) {
-        self.lock().remove(&username.to_ascii_lowercase());
+    /// Forgets the attempts of `key` (after a successful login).
+    pub fn clear(&self, key: &str) {
+        self.lock().give_back(&normalise(key), true);
+    }
+
+    /// Window starts remembered (live keys, plus forgotten ones not yet dropped).
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        self.lock().order.len()
+    }
+
+    /// Live keys held now.
+    pub fn len(&self) -> usize {
+        let mut inner = self.lock();
+        inner.prune(Instant::now(), self.window);
+        inner.entries.len()
+    }
+
+    /// `true` when no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -66,24 +168,99 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+
     #[test]
-    fn throttles_after_max_failures_case_insensitively() {
-        let t = Throttle::new(3, Duration::from_secs(60));
+    fn allows_limit_attempts_case_insensitively() {
+        let t = Throttle::new(3, MINUTE);
         for _ in 0..3 {
-            assert!(t.check("Alice").is_none());
-            t.record("alice");
+            assert!(t.try_acquire("Alice").is_ok());
         }
-        let wait = t.check("ALICE").expect("throttled");
-        assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(50));
-        assert!(t.check("bob").is_none());
+        let wait = t.try_acquire("ALICE").expect_err("throttled");
+        assert!(wait <= MINUTE && wait > Duration::from_secs(50));
+        assert!(t.try_acquire("bob").is_ok());
         t.clear("alice");
-        assert!(t.check("alice").is_none());
+        assert!(t.try_acquire("alice").is_ok());
+    }
+
+    #[test]
+    fn release_gives_back_an_attempt() {
+        let t = Throttle::new(1, MINUTE);
+        assert!(t.try_acquire("a").is_ok());
+        assert!(t.try_acquire("a").is_err());
+        t.release("a");
+        assert!(t.try_acquire("a").is_ok());
+        assert!(t.try_acquire("a").is_err());
     }
 
     #[test]
     fn window_expires() {
         let t = Throttle::new(1, Duration::from_millis(0));
-        t.record("a");
-        assert!(t.check("a").is_none());
+        assert!(t.try_acquire("a").is_ok());
+        assert!(t.try_acquire("a").is_ok());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn concurrent_attempts_never_exceed_the_limit() {
+        let t = Arc::new(Throttle::new(5, MINUTE));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let t = t.clone();
+                std::thread::spawn(move || (0..100).filter(|_| t.try_acquire("x").is_ok()).count())
+            })
+            .collect();
+        let passed: usize = threads.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(passed, 5);
+    }
+
+    #[test]
+    fn long_keys_are_cut() {
+        let t = Throttle::new(2, MINUTE);
+        let long = "x".repeat(60_000);
+        assert!(t.try_acquire(&long).is_ok());
+        assert!(t.try_acquire(&format!("{long}y")).is_ok());
+        assert!(
+            t.try_acquire(&"X".repeat(MAX_KEY_CHARS)).is_err(),
+            "same key"
+        );
+        assert_eq!(normalise(&long).len(), MAX_KEY_CHARS);
+        assert_eq!(normalise("Bob.X-Y"), "bob.x-y");
+    }
+
+    #[test]
+    fn released_keys_hold_no_place() {
+        let t = Throttle::with_capacity(5, MINUTE, 10);
+        for i in 0..10_000 {
+            let key = format!("passer-by {i}");
+            assert!(t.try_acquire(&key).is_ok(), "never full");
+            t.release(&key);
+        }
+        assert!(t.is_empty());
+        assert!(t.remembered() <= 64 + 1, "{}", t.remembered());
+        assert!(t.try_acquire("a").is_ok());
+        t.clear("a");
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn stays_bounded_when_every_key_is_live() {
+        let t = Throttle::with_capacity(5, MINUTE, 3);
+        for k in ["a", "b", "c"] {
+            assert!(t.try_acquire(k).is_ok());
+        }
+        let wait = t.try_acquire("d").expect_err("full");
+        assert!(wait > Duration::from_secs(50));
+        assert!(t.try_acquire("a").is_ok(), "known keys still count");
+        assert_eq!(t.len(), 3);
+
+        let t = Throttle::with_capacity(5, Duration::from_millis(30), 3);
+        for k in ["a", "b", "c"] {
+            assert!(t.try_acquire(k).is_ok());
+        }
+        assert!(t.try_acquire("d").is_err());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(t.try_acquire("d").is_ok(), "expired keys make room");
+        assert_eq!(t.len(), 1);
     }
 }

@@ -4,6 +4,7 @@ mod accounts;
 mod chat;
 mod chat_ops;
 mod helpers;
+mod hostile_auth;
 mod hostile_ws;
 mod reliability;
 mod support;
