@@ -38,6 +38,9 @@ pub enum AppError {
     /// A body over the size limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The path exists, but not for this method (REST only).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Too many requests; try again after the given delay.
     #[error("{message}")]
     RateLimited {
@@ -101,6 +104,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::MethodNotAllowed(_) => "method_not_allowed",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::UnknownType(_) => "unknown_type",
             AppError::UnsupportedFrame => "unsupported_frame",
@@ -168,6 +172,7 @@ impl ResponseError for AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) | AppError::StorageUnavailable(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -129,6 +129,7 @@ impl Server {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .wrap(from_fn(api::system::head_as_get))
                 .wrap(from_fn(api::system::access_log))
                 .configure(ws::configure)
                 .configure(api::configure)

@@ -350,13 +350,15 @@ pub struct Request {
     pub msg: ClientMsg,
 }
 
-/// A `request_id` as sent (a string of up to 64 characters, or a number); `None` if it is
-/// not acceptable.
+/// A `request_id` as sent (a string of up to 64 characters, or an integer that fits 64 bits);
+/// `None` if it is not acceptable. A number that would not be echoed exactly as sent (a
+/// fraction, an exponent, an integer beyond 64 bits, which JSON parsers hold as a float) is
+/// refused rather than echoed altered.
 fn valid_request_id(v: Option<&Value>) -> Option<Option<Value>> {
     match v {
         None | Some(Value::Null) => Some(None),
         Some(Value::String(s)) if s.chars().count() <= 64 => Some(Some(Value::String(s.clone()))),
-        Some(Value::Number(n)) => Some(Some(Value::Number(n.clone()))),
+        Some(Value::Number(n)) if !n.is_f64() => Some(Some(Value::Number(n.clone()))),
         Some(_) => None,
     }
 }
@@ -389,7 +391,10 @@ pub fn parse_request(text: &str) -> Result<Request, (AppError, Option<Value>)> {
     };
     let Some(request_id) = valid_request_id(obj.get("request_id")) else {
         return Err((
-            AppError::field("request_id", "must be a string of up to 64 characters"),
+            AppError::field(
+                "request_id",
+                "must be a string of up to 64 characters or a whole number of at most 64 bits",
+            ),
             None,
         ));
     };
@@ -478,5 +483,32 @@ mod tests {
         assert_eq!(request_id_of(r#"{"type":"ping","request_id":null}"#), None);
         assert_eq!(request_id_of(r#"{"type":"ping","request_id":[1]}"#), None);
         assert_eq!(request_id_of(r#"[1]"#), None);
+        // Integers beyond 2^53 are echoed exactly; numbers that would come back altered are
+        // refused.
+        for big in [
+            "9007199254740993",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            let frame = format!(r#"{{"type":"ping","request_id":{big}}}"#);
+            let rid = request_id_of(&frame).expect("accepted");
+            let echoed = ServerMsg::Pong.frame(Some(&rid));
+            assert!(
+                echoed.contains(&format!(r#""request_id":{big}"#)),
+                "{echoed}"
+            );
+            assert_eq!(parse_request(&frame).unwrap().request_id, Some(rid));
+        }
+        for odd in [
+            "18446744073709551616",
+            "1e3",
+            "1.5",
+            "123456789012345678901234567890",
+        ] {
+            let frame = format!(r#"{{"type":"ping","request_id":{odd}}}"#);
+            assert_eq!(request_id_of(&frame), None, "{odd}");
+            let (e, rid) = parse_request(&frame).unwrap_err();
+            assert_eq!((e.code(), rid), ("validation_failed", None), "{odd}");
+        }
     }
 }

@@ -64,9 +64,29 @@ const STATIC_FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Unknown paths answer the contract's `not_found` body.
-pub async fn not_found() -> Result<HttpResponse, AppError> {
+/// Unknown paths answer the contract's `not_found` body; a known path with a method it does not
+/// serve answers 405 `method_not_allowed` in the same shape.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, AppError> {
+    if req.resource_map().has_resource(req.path()) {
+        return Err(AppError::MethodNotAllowed(format!(
+            "{} is not allowed on {}",
+            req.method(),
+            req.path()
+        )));
+    }
     Err(AppError::not_found("resource"))
+}
+
+/// `HEAD` is served wherever `GET` is: the request is routed as a `GET`, and the HTTP layer,
+/// which remembers that the client asked for `HEAD`, sends the headers without the body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// Registers health, metrics and the static files.
