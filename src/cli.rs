@@ -116,6 +116,24 @@ pub struct ServeArgs {
     /// Window of the per-address registration limit, in seconds.
     #[arg(long, env = "HEARTH_REGISTER_WINDOW", default_value_t = 3600)]
     pub register_window: u64,
+    /// Failed logins per username within the login window before logins answer 429.
+    #[arg(long, env = "HEARTH_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+    /// Window of the failed-login counter, in seconds.
+    #[arg(long, env = "HEARTH_LOGIN_WINDOW", default_value_t = 300)]
+    pub login_window: u64,
+    /// New support visitors per client address within the guest window (4429 beyond).
+    #[arg(long, env = "HEARTH_GUEST_MAX_PER_WINDOW", default_value_t = 20)]
+    pub guest_max_per_window: u32,
+    /// Window of the guest-creation counter, in seconds.
+    #[arg(long, env = "HEARTH_GUEST_WINDOW", default_value_t = 60)]
+    pub guest_window: u64,
+    /// Frames queued for one socket before it is closed as a slow consumer (4008).
+    #[arg(long, env = "HEARTH_OUTBOUND_QUEUE", default_value_t = 256)]
+    pub outbound_queue: usize,
+    /// Milliseconds between health write probes.
+    #[arg(long, env = "HEARTH_HEALTH_PROBE_MS", default_value_t = 2000)]
+    pub health_probe_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -158,6 +176,12 @@ impl ServeArgs {
             hash_queue: self.hash_queue,
             register_max_per_window: self.register_max_per_window,
             register_window: Duration::from_secs(self.register_window),
+            login_max_failures: self.login_max_failures.max(1),
+            login_window: Duration::from_secs(self.login_window),
+            guest_max_per_window: self.guest_max_per_window,
+            guest_window: Duration::from_secs(self.guest_window),
+            outbound_queue: self.outbound_queue.max(1),
+            health_probe_interval: Duration::from_millis(self.health_probe_ms.max(10)),
             ..d
         }
     }
@@ -232,5 +256,18 @@ mod tests {
         assert_eq!((c.hash_workers, c.hash_queue), (3, 7));
         assert_eq!(c.register_max_per_window, 4);
         assert_eq!(c.register_window, Duration::from_secs(90));
+        // Flags with no value given keep the built-in defaults.
+        let d = Config::default();
+        let plain = ServeArgs::default().into_config();
+        assert_eq!(
+            (plain.login_max_failures, plain.login_window),
+            (d.login_max_failures, d.login_window)
+        );
+        assert_eq!(
+            (plain.guest_max_per_window, plain.guest_window),
+            (d.guest_max_per_window, d.guest_window)
+        );
+        assert_eq!(plain.outbound_queue, d.outbound_queue);
+        assert_eq!(plain.health_probe_interval, d.health_probe_interval);
     }
 }
