@@ -14,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod notifications;
 pub mod protocol;
+pub mod rate;
 pub mod state;
 pub mod support;
 pub mod tasks;
