@@ -116,6 +116,16 @@ pub struct ServeArgs {
     /// Window of the per-address registration limit, in seconds.
     #[arg(long, env = "HEARTH_REGISTER_WINDOW", default_value_t = 3600)]
     pub register_window: u64,
+    /// Tasks one user may have queued or running at once (429 beyond).
+    #[arg(long, env = "HEARTH_MAX_ACTIVE_TASKS_PER_USER", default_value_t = 10)]
+    pub max_active_tasks_per_user: usize,
+    /// REST writes per user per second, with a burst of twice as many (429 beyond; default:
+    /// --messages-per-second).
+    #[arg(long, env = "HEARTH_REST_WRITES_PER_SECOND")]
+    pub rest_writes_per_second: Option<u32>,
+    /// Group rooms one user may create per hour (429 beyond).
+    #[arg(long, env = "HEARTH_ROOMS_PER_HOUR", default_value_t = 50)]
+    pub rooms_per_hour: u32,
 }
 
 impl Default for ServeArgs {
@@ -158,6 +168,11 @@ impl ServeArgs {
             hash_queue: self.hash_queue,
             register_max_per_window: self.register_max_per_window,
             register_window: Duration::from_secs(self.register_window),
+            max_active_tasks_per_user: self.max_active_tasks_per_user,
+            rest_writes_per_second: self
+                .rest_writes_per_second
+                .unwrap_or(self.messages_per_second),
+            rooms_per_hour: self.rooms_per_hour,
             ..d
         }
     }
@@ -213,6 +228,12 @@ mod tests {
             "4",
             "--register-window",
             "90",
+            "--max-active-tasks-per-user",
+            "6",
+            "--rest-writes-per-second",
+            "8",
+            "--rooms-per-hour",
+            "12",
         ]);
         let Some(Command::Serve(args)) = cli.command else {
             panic!("serve")
@@ -232,5 +253,27 @@ mod tests {
         assert_eq!((c.hash_workers, c.hash_queue), (3, 7));
         assert_eq!(c.register_max_per_window, 4);
         assert_eq!(c.register_window, Duration::from_secs(90));
+        assert_eq!(c.max_active_tasks_per_user, 6);
+        assert_eq!(c.rest_writes_per_second, 8);
+        assert_eq!(c.rooms_per_hour, 12);
+        let d = ServeArgs::default().into_config();
+        assert_eq!(
+            (
+                d.max_active_tasks_per_user,
+                d.rest_writes_per_second,
+                d.rooms_per_hour
+            ),
+            (10, 20, 50)
+        );
+        let Some(Command::Serve(args)) =
+            Cli::parse_from(["hearth", "serve", "--messages-per-second", "7"]).command
+        else {
+            panic!("serve")
+        };
+        assert_eq!(
+            args.into_config().rest_writes_per_second,
+            7,
+            "REST writes follow the socket's rate"
+        );
     }
 }

@@ -6,6 +6,7 @@ mod chat_ops;
 mod helpers;
 mod hostile_auth;
 mod hostile_ws;
+mod quotas;
 mod reliability;
 mod support;
 mod tasks;
