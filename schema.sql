@@ -90,6 +90,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_user ON tasks(user_id, id);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, id);
+-- A user's queued and running tasks, counted at every start (max_active_tasks_per_user).
+CREATE INDEX IF NOT EXISTS tasks_user_active ON tasks(user_id)
+    WHERE status IN ('queued', 'running');
 
 CREATE TABLE IF NOT EXISTS notifications (
     id         INTEGER PRIMARY KEY,

@@ -15,6 +15,8 @@ pub struct Cli {
 }
 
 /// Subcommands.
+// Parsed once at start; boxing the serve flags would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server.
@@ -134,6 +136,16 @@ pub struct ServeArgs {
     /// Milliseconds between health write probes.
     #[arg(long, env = "HEARTH_HEALTH_PROBE_MS", default_value_t = 2000)]
     pub health_probe_ms: u64,
+    /// Tasks one user may have queued or running at once (429 beyond).
+    #[arg(long, env = "HEARTH_MAX_ACTIVE_TASKS_PER_USER", default_value_t = 10)]
+    pub max_active_tasks_per_user: usize,
+    /// REST writes per user per second, with a burst of twice as many (429 beyond; default:
+    /// --messages-per-second).
+    #[arg(long, env = "HEARTH_REST_WRITES_PER_SECOND")]
+    pub rest_writes_per_second: Option<u32>,
+    /// Group rooms one user may create per hour (429 beyond).
+    #[arg(long, env = "HEARTH_ROOMS_PER_HOUR", default_value_t = 50)]
+    pub rooms_per_hour: u32,
 }
 
 impl Default for ServeArgs {
@@ -182,6 +194,11 @@ impl ServeArgs {
             guest_window: Duration::from_secs(self.guest_window),
             outbound_queue: self.outbound_queue.max(1),
             health_probe_interval: Duration::from_millis(self.health_probe_ms.max(10)),
+            max_active_tasks_per_user: self.max_active_tasks_per_user,
+            rest_writes_per_second: self
+                .rest_writes_per_second
+                .unwrap_or(self.messages_per_second),
+            rooms_per_hour: self.rooms_per_hour,
             ..d
         }
     }
@@ -237,6 +254,12 @@ mod tests {
             "4",
             "--register-window",
             "90",
+            "--max-active-tasks-per-user",
+            "6",
+            "--rest-writes-per-second",
+            "8",
+            "--rooms-per-hour",
+            "12",
         ]);
         let Some(Command::Serve(args)) = cli.command else {
             panic!("serve")
@@ -269,5 +292,27 @@ mod tests {
         );
         assert_eq!(plain.outbound_queue, d.outbound_queue);
         assert_eq!(plain.health_probe_interval, d.health_probe_interval);
+        assert_eq!(c.max_active_tasks_per_user, 6);
+        assert_eq!(c.rest_writes_per_second, 8);
+        assert_eq!(c.rooms_per_hour, 12);
+        let d = ServeArgs::default().into_config();
+        assert_eq!(
+            (
+                d.max_active_tasks_per_user,
+                d.rest_writes_per_second,
+                d.rooms_per_hour
+            ),
+            (10, 20, 50)
+        );
+        let Some(Command::Serve(args)) =
+            Cli::parse_from(["hearth", "serve", "--messages-per-second", "7"]).command
+        else {
+            panic!("serve")
+        };
+        assert_eq!(
+            args.into_config().rest_writes_per_second,
+            7,
+            "REST writes follow the socket's rate"
+        );
     }
 }

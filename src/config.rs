@@ -69,6 +69,18 @@ pub struct Config {
     pub register_max_per_window: u32,
     /// Window of the per-address registration counter.
     pub register_window: Duration,
+    // -- Per-user quotas (finding 8) --
+    /// Tasks one user may have `queued` or `running` at once; `start_task` beyond answers
+    /// `rate_limited` (counted and inserted in one write transaction).
+    pub max_active_tasks_per_user: usize,
+    /// REST writes (POST/PUT/PATCH/DELETE under `/api/`, but login, register and logout) one
+    /// user may make per second, with a burst of twice as many: a token bucket per user, the
+    /// numbers of a socket's flood control (`hearth serve` defaults it to
+    /// `messages_per_second`).
+    pub rest_writes_per_second: u32,
+    /// Group rooms one user may create per hour (a window starting at their first creation);
+    /// `create_room` beyond answers `rate_limited` until the window ends.
+    pub rooms_per_hour: u32,
 }
 
 impl Default for Config {
@@ -109,6 +121,9 @@ impl Default for Config {
             hash_queue: 64,
             register_max_per_window: 10,
             register_window: Duration::from_secs(3600),
+            max_active_tasks_per_user: 10,
+            rest_writes_per_second: 20,
+            rooms_per_hour: 50,
         }
     }
 }
@@ -116,7 +131,9 @@ impl Default for Config {
 impl Config {
     /// A configuration for tests: a random port on loopback, a fresh in-memory database, one
     /// worker, a cheaper Argon2 so the suite stays fast, and registrations per address
-    /// unlimited in practice (every test client is 127.0.0.1).
+    /// unlimited in practice (every test client is 127.0.0.1). So are REST writes per user:
+    /// load and failure tests write from several tasks as fast as they can. The other per-user
+    /// quotas keep their defaults; tests of the quotas set their own limits.
     pub fn for_tests() -> Self {
         Config {
             bind: "127.0.0.1:0".into(),
@@ -124,6 +141,7 @@ impl Config {
             workers: 1,
             argon2_memory_kib: 1024,
             register_max_per_window: 100_000,
+            rest_writes_per_second: 100_000,
             ..Config::default()
         }
     }

@@ -90,6 +90,7 @@ impl Close {
             code: error_code,
             message: reason.to_string(),
             fields: None,
+            retry_after_ms: None,
             close: Some(CloseInfo {
                 close_code: code,
                 retry,

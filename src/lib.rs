@@ -14,6 +14,7 @@ pub mod hub;
 pub mod metrics;
 pub mod notifications;
 pub mod protocol;
+pub mod rate;
 pub mod state;
 pub mod support;
 pub mod tasks;
@@ -111,6 +112,8 @@ impl Server {
                 config.register_max_per_window,
                 config.register_window,
             ),
+            rest_writes: rate::UserBuckets::new(config.rest_writes_per_second),
+            room_throttle: auth::throttle::Throttle::new(config.rooms_per_hour, chat::ROOMS_WINDOW),
             started: Instant::now(),
             metrics,
             db,

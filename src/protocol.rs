@@ -74,6 +74,10 @@ pub enum ServerMsg {
         /// Field errors of `validation_failed`.
         #[serde(skip_serializing_if = "Option::is_none")]
         fields: Option<std::collections::BTreeMap<String, String>>,
+        /// On a recoverable `rate_limited`: when to try again, in milliseconds (what REST says
+        /// with `Retry-After`). Never set together with `close`, which has its own.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
         /// Present on the final frame before a close.
         #[serde(flatten, skip_serializing_if = "Option::is_none")]
         close: Option<CloseInfo>,
@@ -278,6 +282,9 @@ impl ServerMsg {
             code: e.code(),
             message: e.public_message(),
             fields: e.fields().cloned(),
+            retry_after_ms: e
+                .retry_after()
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
             close: None,
         }
     }
@@ -450,7 +457,17 @@ mod tests {
         let f = ServerMsg::error(&AppError::invalid("x")).frame(None);
         let v: Value = serde_json::from_str(&f).unwrap();
         assert!(v.get("close_code").is_none());
+        assert!(v.get("retry_after_ms").is_none());
         assert_eq!(v["code"], "validation_failed");
+        let f = ServerMsg::error(&AppError::RateLimited {
+            message: "slow down".into(),
+            retry_after: std::time::Duration::from_millis(1500),
+        })
+        .frame(None);
+        let v: Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(v["code"], "rate_limited");
+        assert_eq!(v["retry_after_ms"], 1500);
+        assert!(v.get("close_code").is_none());
     }
 
     #[test]

@@ -39,4 +39,8 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Registration throttle, per client address.
     pub register_throttle: Throttle,
+    /// REST write rate, per user (`rest_writes_per_second`, see `api::Auth`).
+    pub rest_writes: crate::rate::UserBuckets,
+    /// Group rooms created, per user id, per hour (`rooms_per_hour`).
+    pub room_throttle: Throttle,
 }

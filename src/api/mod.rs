@@ -118,7 +118,38 @@ impl<T: DeserializeOwned + 'static> FromRequest for MaybeJson<T> {
     }
 }
 
-/// The authenticated caller of a REST call (`Authorization: Bearer` or `Token`).
+/// Authenticated writes that do not count against `rest_writes_per_second`: logout must
+/// always work, and it ends the token that made it (it cannot be repeated with it). Login and
+/// register have no caller yet; they are limited per username and per address instead.
+pub const UNCOUNTED_WRITES: &[&str] = &["/api/auth/logout"];
+
+/// Whether `req` is a write that counts against its caller's REST write rate: any method but
+/// GET, HEAD and OPTIONS, under `/api/`, except [`UNCOUNTED_WRITES`].
+pub fn is_counted_write(req: &HttpRequest) -> bool {
+    use actix_web::http::Method;
+    let read = [Method::GET, Method::HEAD, Method::OPTIONS].contains(req.method());
+    let path = req.path();
+    !read && path.starts_with("/api/") && !UNCOUNTED_WRITES.contains(&path)
+}
+
+/// Takes one REST write from the user's token bucket (`rest_writes_per_second`, a burst of
+/// twice that, as a socket's frames): `rate_limited` with `Retry-After` when it is empty.
+pub fn take_write(state: &AppState, user_id: i64) -> Result<(), AppError> {
+    state
+        .rest_writes
+        .take(user_id)
+        .map_err(|wait| AppError::RateLimited {
+            message: format!(
+                "too many writes; at most {} a second",
+                state.config.rest_writes_per_second
+            ),
+            retry_after: wait,
+        })
+}
+
+/// The authenticated caller of a REST call (`Authorization: Bearer` or `Token`). On a write
+/// ([`is_counted_write`]) it also takes one from the caller's write rate ([`take_write`]),
+/// before the body is parsed or the operation runs.
 pub struct Auth(pub Principal);
 
 impl FromRequest for Auth {
@@ -128,9 +159,14 @@ impl FromRequest for Auth {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let cred = bearer_header(req).map_or(Credential::None, Credential::Token);
+        let write = is_counted_write(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal("no state".into()))?;
-            Ok(Auth(auth::require(&state, cred).await?))
+            let who = auth::require(&state, cred).await?;
+            if write {
+                take_write(&state, who.user.id)?;
+            }
+            Ok(Auth(who))
         })
     }
 }

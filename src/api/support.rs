@@ -16,7 +16,8 @@ use serde_json::json;
 type Res = Result<HttpResponse, AppError>;
 type State = web::Data<AppState>;
 
-/// A support visitor: `X-Guest-Token: <guest_token>`, or a user's bearer token.
+/// A support visitor: `X-Guest-Token: <guest_token>`, or a user's bearer token. Writes count
+/// against the visitor's REST write rate, as with [`super::Auth`].
 pub struct Visitor(pub Principal);
 
 impl FromRequest for Visitor {
@@ -35,9 +36,14 @@ impl FromRequest for Visitor {
         let cred = guest
             .or_else(|| bearer_header(req).map(Credential::Token))
             .unwrap_or(Credential::None);
+        let write = super::is_counted_write(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal("no state".into()))?;
-            Ok(Visitor(auth::require(&state, cred).await?))
+            let who = auth::require(&state, cred).await?;
+            if write {
+                super::take_write(&state, who.user.id)?;
+            }
+            Ok(Visitor(who))
         })
     }
 }

@@ -22,6 +22,11 @@ pub const MAX_CONTENT_CHARS: usize = 4000;
 pub const MAX_CLIENT_ID: usize = 64;
 /// Longest long-poll wait.
 pub const MAX_WAIT_S: u64 = 30;
+/// Most usernames `create_room` takes in `members` (more answer `validation_failed`); more
+/// members are added one at a time with `add_member`.
+pub const MAX_MEMBERS_AT_CREATION: usize = 100;
+/// The window of `rooms_per_hour`.
+pub const ROOMS_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Who performs an operation, and in which role.
 #[derive(Debug, Clone)]
@@ -394,14 +399,32 @@ fn resolve_usernames(conn: &Connection, names: &[String], field: &str) -> AppRes
     Ok(found)
 }
 
-/// Creates a group room with the caller and the listed members.
+/// Creates a group room with the caller and the listed members (at most
+/// [`MAX_MEMBERS_AT_CREATION`]). Each user creates at most `rooms_per_hour` group rooms in a
+/// window of [`ROOMS_WINDOW`] that starts with their first one; beyond, `rate_limited` until
+/// the window ends. Only rooms actually created count (a refused request gives its place back).
+/// Direct rooms do not count: there is one per pair of users, made by `open_direct`.
 pub async fn create_room(state: &AppState, actor: &Actor, req: CreateRoom) -> AppResult<Room> {
     let name = check_room_name(&req.name)?;
-    if req.members.len() > 100 {
-        return Err(AppError::field("members", "at most 100 usernames"));
+    if req.members.len() > MAX_MEMBERS_AT_CREATION {
+        return Err(AppError::field(
+            "members",
+            format!("at most {MAX_MEMBERS_AT_CREATION} usernames"),
+        ));
     }
+    let key = actor.user.id.to_string();
+    state
+        .room_throttle
+        .try_acquire(&key)
+        .map_err(|wait| AppError::RateLimited {
+            message: format!(
+                "at most {} new rooms per hour; try again later",
+                state.config.rooms_per_hour
+            ),
+            retry_after: wait,
+        })?;
     let actor2 = actor.clone();
-    let (room, members) = state
+    let created = state
         .db
         .call(move |c| {
             let tx = crate::db::write_tx(c)?;
@@ -425,7 +448,14 @@ pub async fn create_room(state: &AppState, actor: &Actor, req: CreateRoom) -> Ap
             tx.commit()?;
             Ok((room, members))
         })
-        .await?;
+        .await;
+    let (room, members) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            state.room_throttle.release(&key);
+            return Err(e);
+        }
+    };
     let others: Vec<i64> = members
         .into_iter()
         .filter(|&m| m != actor.user.id)

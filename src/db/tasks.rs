@@ -87,6 +87,16 @@ pub fn insert(
     by_id(conn, id)?.ok_or_else(|| crate::error::AppError::Internal("task vanished".into()))
 }
 
+/// How many tasks of a user are `queued` or `running` (uses the partial index
+/// `tasks_user_active`).
+pub fn count_active(conn: &Connection, user_id: i64) -> AppResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM tasks WHERE user_id = ?1 AND status IN ('queued', 'running')",
+        [user_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// A task by id.
 pub fn by_id(conn: &Connection, id: i64) -> AppResult<Option<Task>> {
     Ok(conn

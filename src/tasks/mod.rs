@@ -13,6 +13,7 @@ use crate::protocol::ServerMsg;
 use crate::state::AppState;
 use serde::Deserialize;
 use serde_json::Value;
+use std::time::Duration;
 
 /// The statuses a task can have.
 pub const STATUSES: &[&str] = &[
@@ -58,7 +59,13 @@ fn push(state: &AppState, user_id: i64, msg: &ServerMsg) {
         .publish(&Audience::user(Endpoint::Tasks, user_id), msg);
 }
 
-/// Queues a task for the caller; the runner starts it when a slot is free.
+/// How long a caller refused for having too many active tasks is told to wait: tasks end at
+/// no predictable time, so this is a polling interval.
+pub const ACTIVE_TASKS_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Queues a task for the caller; the runner starts it when a slot is free. A caller with
+/// `max_active_tasks_per_user` tasks queued or running is refused with `rate_limited`: the
+/// count and the insert are one write transaction, so concurrent starts cannot all pass.
 pub async fn start(state: &AppState, user: &User, req: StartTask) -> AppResult<Task> {
     let kind = kinds::find(&req.kind).ok_or_else(|| {
         AppError::field("kind", format!("unknown kind; one of: {}", kinds::names()))
@@ -73,9 +80,25 @@ pub async fn start(state: &AppState, user: &User, req: StartTask) -> AppResult<T
     let (params, total) = kind.validate(&params)?;
     let uid = user.id;
     let name = kind.name();
+    let max = state.config.max_active_tasks_per_user;
     let task = state
         .db
-        .call(move |c| store::insert(c, uid, name, &params, total))
+        .call(move |c| {
+            let tx = crate::db::write_tx(c)?;
+            let active = store::count_active(&tx, uid)?;
+            if usize::try_from(active).unwrap_or(usize::MAX) >= max {
+                return Err(AppError::RateLimited {
+                    message: format!(
+                        "{active} tasks are queued or running (at most {max}); \
+                         wait for one to end or cancel one"
+                    ),
+                    retry_after: ACTIVE_TASKS_RETRY_AFTER,
+                });
+            }
+            let task = store::insert(&tx, uid, name, &params, total)?;
+            tx.commit()?;
+            Ok(task)
+        })
         .await?;
     push(state, uid, &ServerMsg::TaskCreated { task: task.clone() });
     state.runner.kick();

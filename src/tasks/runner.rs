@@ -78,8 +78,15 @@ impl Runner {
         self.wake.notify_one();
     }
 
+    /// A slot for `task`, with its cancel flag; `None` when none is free or the runner is
+    /// stopping. `stopping` is read under the slots lock, which [`Runner::stop`] takes after
+    /// setting it: a task reserved while the runner stops has its flag set by `stop` or is
+    /// never started, so none runs on after shutdown.
     fn try_reserve(&self, task: &Task) -> Option<Arc<AtomicBool>> {
         let mut s = self.slots();
+        if self.stopping.load(Ordering::Relaxed) {
+            return None;
+        }
         let mine = s.per_user.get(&task.user_id).copied().unwrap_or(0);
         if s.total >= self.max_total || mine >= self.max_per_user {
             return None;

@@ -1,14 +1,15 @@
 //! Flood control for one socket's inbound frames, in two layers:
 //!
-//! - a token bucket ([`Flood::take`]) refuses single frames over `messages_per_second` (with a
-//!   burst of two seconds' worth): the client gets a recoverable `rate_limited` error and the
-//!   socket lives on;
+//! - a token bucket ([`Flood::take`], the [`TokenBucket`] that also limits REST writes per
+//!   user) refuses single frames over `messages_per_second` (with a burst of two seconds'
+//!   worth): the client gets a recoverable `rate_limited` error and the socket lives on;
 //! - a sliding window ([`Flood::sustained`]) counts every frame received over the last five
 //!   seconds, accepted or refused, and tells the socket to close with 4429 once more than twice
 //!   the allowed rate arrived in that time: interleaving accepted frames does not reset it.
 //!
 //! Both take `now` as a parameter so that they can be tested without a clock.
 
+use crate::rate::TokenBucket;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -43,38 +44,6 @@ impl Flood {
     /// the next one would be accepted.
     pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
         self.bucket.take(now)
-    }
-}
-
-/// Refills at `rate` tokens per second up to two seconds' worth; a frame takes one.
-struct TokenBucket {
-    rate: f64,
-    capacity: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(per_second: u32, now: Instant) -> Self {
-        let rate = f64::from(per_second);
-        TokenBucket {
-            rate,
-            capacity: rate * 2.0,
-            tokens: rate * 2.0,
-            last: now,
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> Result<(), Duration> {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
-        self.last = self.last.max(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
-        }
     }
 }
 
@@ -186,17 +155,5 @@ mod tests {
             assert!(!w.record(t0 + 5500 * MS));
         }
         assert!(w.record(t0 + 9999 * MS));
-    }
-
-    #[test]
-    fn the_bucket_refuses_past_its_burst_and_says_when_to_retry() {
-        let t0 = Instant::now();
-        let mut b = TokenBucket::new(10, t0);
-        for _ in 0..20 {
-            assert!(b.take(t0).is_ok());
-        }
-        let wait = b.take(t0).unwrap_err();
-        assert!(wait > 99 * MS && wait <= 100 * MS, "{wait:?}");
-        assert!(b.take(t0 + 100 * MS).is_ok());
     }
 }
