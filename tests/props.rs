@@ -137,13 +137,14 @@ fn fields_of(ty: &str) -> &'static [&'static str] {
         .map_or(&[], |(_, f)| f)
 }
 
-/// The contract's rule for a `request_id`: a string of up to 64 characters or a number;
-/// `Ok(None)` when absent or null, `Err` when present and not acceptable.
+/// The rule for a `request_id`: a string of up to 64 characters or an integer of at most 64
+/// bits (echoed exactly; other numbers are refused rather than echoed altered); `Ok(None)` when
+/// absent or null, `Err` when present and not acceptable.
 fn rid_rule(v: Option<&Value>) -> Result<Option<Value>, ()> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.chars().count() <= 64 => Ok(Some(Value::String(s.clone()))),
-        Some(Value::Number(n)) => Ok(Some(Value::Number(n.clone()))),
+        Some(Value::Number(n)) if !n.is_f64() => Ok(Some(Value::Number(n.clone()))),
         Some(_) => Err(()),
     }
 }
