@@ -113,8 +113,21 @@ fn gone() -> AppError {
     AppError::Internal("the password hashing pool stopped".into())
 }
 
+/// Hashing yields the CPU to everything else: during a login storm on a busy machine the
+/// request workers and the message writer (nice 0) run first, so the storm slows logins, not
+/// other users' traffic. Linux only (where a nice value is per thread); elsewhere a no-op.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `setpriority` with `who == 0` changes only the calling thread's nice value; it
+    // touches no memory of ours. A failure (not permitted) leaves the priority as it was.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 /// One worker: takes jobs until every [`Hasher`] handle is dropped.
 fn work(jobs: &Mutex<Receiver<Job>>, memory_kib: u32, job_micros: &AtomicU64) {
+    lower_priority();
     let mut memory: Option<Memory> = None;
     loop {
         // The lock is held only while waiting for the next job, never while hashing.
