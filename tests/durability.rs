@@ -4,8 +4,6 @@
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,57 +14,13 @@ const ACKS_BEFORE_KILL: usize = 1500;
 /// Kill-and-restart rounds.
 const ROUNDS: usize = 3;
 
-/// A `hearth serve` process on `db`; killed (SIGKILL) when dropped.
-struct Node {
-    child: Child,
-    base: String,
-}
+mod common;
 
-impl Node {
-    fn start(db: &str) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hearth"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--db", db])
-            .env("RUST_LOG", "info")
-            .env("HEARTH_MESSAGES_PER_SECOND", "100000")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = std::sync::mpsc::channel::<String>();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let port = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the server logs its port");
-            if let Some(rest) = line.split("port=").nth(1) {
-                break rest
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || while lines.recv().is_ok() {});
-        Node {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
+use common::Binary;
 
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A node on `db` with flood and REST-write limits out of the way of the load.
+fn start(db: &str) -> Binary {
+    Binary::start(db, &[("HEARTH_MESSAGES_PER_SECOND", "100000")])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +31,7 @@ async fn acknowledged_messages_survive_sigkill_under_load() {
     let db = dir.join("durable.db").to_str().unwrap().to_string();
     let http = reqwest::Client::new();
 
-    let mut node = Node::start(&db);
+    let mut node = start(&db);
     let reg: Value = http
         .post(format!("{}/api/auth/register", node.base))
         .json(&json!({"username": "durable", "password": "password123"}))
@@ -182,7 +136,7 @@ async fn acknowledged_messages_survive_sigkill_under_load() {
         );
 
         // The server starts again on the crashed file and serves.
-        node = Node::start(&db);
+        node = start(&db);
         let health = http
             .get(format!("{}/api/health", node.base))
             .send()

@@ -6,9 +6,11 @@
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::Binary;
 
 /// Peak resident memory allowed during a storm.
 const PEAK_LIMIT_KB: u64 = 300 * 1024;
@@ -22,8 +24,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A `hearth serve` child process on a fresh database file; killed when dropped.
 struct Hearth {
-    child: Child,
-    base: String,
+    bin: Binary,
     dir: std::path::PathBuf,
 }
 
@@ -35,49 +36,19 @@ impl Hearth {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let db = dir.join("storm.db");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hearth"));
-        cmd.arg("serve")
-            .env("HEARTH_BIND", "127.0.0.1:0")
-            .env("HEARTH_DB", db.to_str().unwrap())
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel::<String>();
-        // Keeps draining the log (the access log of a storm would otherwise fill the pipe).
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let port = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(30))
-                .expect("the server logs its port");
-            if let Some(rest) = line.split("port=").nth(1) {
-                break rest
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>();
-            }
-        };
         Hearth {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
+            bin: Binary::start(db.to_str().unwrap(), env),
             dir,
         }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        self.bin.url(path)
     }
 
     /// A field of `/proc/<pid>/status`, in kB.
     fn status_kb(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.bin.pid())).unwrap();
         status
             .lines()
             .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
@@ -115,8 +86,7 @@ impl Hearth {
 
 impl Drop for Hearth {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.bin.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
