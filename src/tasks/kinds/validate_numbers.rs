@@ -44,6 +44,8 @@ impl Kind for ValidateNumbers {
                 format!("item {i} is over 100 characters"),
             ));
         }
+        // Area code statuses make the reasons of invalid rows; survey them all once.
+        nanp::warm_up();
         Ok((json!({ "numbers": list }), list.len() as i64))
     }
 

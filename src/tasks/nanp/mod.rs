@@ -24,7 +24,7 @@ mod notation;
 mod tests;
 
 pub use generate::generate_numbers;
-pub use library::{AreaCodeStatus, NumberType};
+pub use library::{warm_up, AreaCodeStatus, NumberType};
 
 use rlibphonenumber::{enums::Region, PhoneNumberFormat, PHONE_NUMBER_UTIL};
 
