@@ -28,7 +28,11 @@
  *               #task-error,
  *               #tasks > li[data-task-id][data-status][data-testid=task] with .kind, <progress>, .status (the status
  *               name), .progress-text, .result-summary, .task-error, button.cancel-btn[data-testid=cancel-task],
- *               button.download-json[data-testid=download-json], button.download-csv[data-testid=download-csv]
+ *               button.download-json[data-testid=download-json], button.download-csv[data-testid=download-csv];
+ *               finished validate_numbers tasks also select.type-filter[data-testid=type-filter] (option values:
+ *               '' for all, or a number type; the downloads follow it), button.show-results[data-testid=show-results],
+ *               and once shown .task-results[data-testid=task-results] > table > tbody > tr[data-type][data-valid]
+ *               with td.input, td.e164, td.type, td.region, td.reason (at most 200 rows) and .results-note
  *  toasts       #toasts > .toast[data-testid=toast][data-notification-id] with .toast-title, .toast-body
  *  support      #support-widget, #support-state, #support-messages > li[data-message-id] (.content),
  *               #support-input, #support-send, #support-error
@@ -863,10 +867,76 @@ function progressText(t) {
   return `${pct}%`;
 }
 
+/** Number types of validate_numbers rows (libphonenumber's), in the contract's order. */
+const TYPE_LABEL = {
+  mobile: 'Mobile', fixed_line: 'Landline', fixed_line_or_mobile: 'Landline or mobile', toll_free: 'Toll-free',
+  premium_rate: 'Premium rate', shared_cost: 'Shared cost', voip: 'VoIP', personal_number: 'Personal number',
+  pager: 'Pager', uan: 'UAN', voicemail: 'Voicemail', unknown: 'Unknown type',
+};
+const typeLabel = (t) => TYPE_LABEL[t] || t;
+/** Most result rows the page shows (the downloads have them all). */
+const SHOWN_ROWS = 200;
+
 function summaryText(s) {
   if (s == null) return '';
   if (typeof s !== 'object') return String(s);
-  return Object.entries(s).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ');
+  // Counts first, the breakdown by type after them.
+  const entries = Object.entries(s).sort(([a], [b]) => (a === 'by_type') - (b === 'by_type'));
+  return entries.map(([k, v]) => {
+    if (k === 'by_type' && v && typeof v === 'object') {
+      const parts = Object.entries(v).map(([t, n]) => `${typeLabel(t)} ${n}`);
+      return parts.length ? `by type: ${parts.join(', ')}` : null;
+    }
+    return `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`;
+  }).filter(Boolean).join(', ');
+}
+
+/** The number types present in a finished validate_numbers task, with their counts. */
+function taskTypes(t) {
+  const byType = t.kind === 'validate_numbers' && t.result_summary && t.result_summary.by_type;
+  return byType && typeof byType === 'object' ? Object.entries(byType).filter(([k]) => k in TYPE_LABEL) : [];
+}
+
+/** The type filter, the "show results" button and the shown rows of a finished validate_numbers task. */
+function typeControls(t) {
+  const types = taskTypes(t);
+  if (!types.length) return [];
+  const select = h('select', {
+    class: 'type-filter', 'data-testid': 'type-filter', 'aria-label': `Task ${t.id}: number type`,
+    onchange: (ev) => {
+      const cur = S.tasks.get(t.id) || t;
+      cur._type = ev.currentTarget.value || null;
+      if (cur._rows) showResults(cur);
+    },
+  }, h('option', { value: '', text: 'All types' }),
+  types.map(([k, n]) => h('option', { value: k, text: `${typeLabel(k)} (${n})`, selected: t._type === k })));
+  const show = h('button', {
+    type: 'button', class: 'show-results secondary small', 'data-testid': 'show-results', text: 'Show results',
+    onclick: (ev) => withButton(ev.currentTarget, () => showResults(S.tasks.get(t.id) || t)),
+  });
+  return [select, show];
+}
+
+function resultsTable(t) {
+  if (!t._rows) return null;
+  const { rows, total } = t._rows;
+  const head = h('tr', {}, ['Input', 'E.164', 'Type', 'Region', 'Reason'].map((c) => h('th', { text: c })));
+  const body = rows.map((r) => h('tr', { dataset: { type: r.type || '', valid: String(!!r.valid) } },
+    h('td', { class: 'input', text: r.input }), h('td', { class: 'e164', text: r.e164 || '' }),
+    h('td', { class: 'type', text: r.type ? typeLabel(r.type) : '' }), h('td', { class: 'region', text: r.region || '' }),
+    h('td', { class: 'reason', text: r.reason || '' })));
+  const note = total > rows.length ? `First ${rows.length} of ${total} rows; download for all.` : `${total} row${total === 1 ? '' : 's'}.`;
+  return h('div', { class: 'task-results', 'data-testid': 'task-results' },
+    h('table', {}, h('thead', {}, head), h('tbody', {}, body)), h('div', { class: 'results-note', text: note }));
+}
+
+async function showResults(t) {
+  try {
+    const { results = [] } = await client.fetchTaskResult(t.id, { type: t._type || undefined });
+    upsertTask({ id: t.id, _rows: { rows: results.slice(0, SHOWN_ROWS), total: results.length } });
+  } catch (err) {
+    toastError(err, 'Could not load results');
+  }
 }
 
 function taskItem(t) {
@@ -878,9 +948,11 @@ function taskItem(t) {
       text: t._cancelling ? 'Cancelling…' : 'Cancel', disabled: !!t._cancelling, onclick: () => cancelTask(t.id),
     }));
   } else {
-    actions.push(h('button', { type: 'button', class: 'download-json secondary small', 'data-testid': 'download-json', text: 'Download JSON', onclick: (ev) => download(t.id, 'json', ev.currentTarget) }));
+    // With a type chosen, the downloads hold only that type (`?type=` on the result route).
+    actions.push(...typeControls(t));
+    actions.push(h('button', { type: 'button', class: 'download-json secondary small', 'data-testid': 'download-json', text: 'Download JSON', onclick: (ev) => download(t.id, 'json', ev.currentTarget, (S.tasks.get(t.id) || t)._type) }));
     if (NUMBER_KINDS.has(t.kind)) {
-      actions.push(h('button', { type: 'button', class: 'download-csv secondary small', 'data-testid': 'download-csv', text: 'Download CSV', onclick: (ev) => download(t.id, 'csv', ev.currentTarget) }));
+      actions.push(h('button', { type: 'button', class: 'download-csv secondary small', 'data-testid': 'download-csv', text: 'Download CSV', onclick: (ev) => download(t.id, 'csv', ev.currentTarget, (S.tasks.get(t.id) || t)._type) }));
     }
   }
   return h('li', { class: 'task', 'data-testid': 'task', dataset: { taskId: t.id, status: t.status, kind: t.kind } },
@@ -893,7 +965,8 @@ function taskItem(t) {
     h('div', { class: 'task-foot' }, h('span', { class: 'progress-text', text: progressText(t) }), timeEl(t.created_at)),
     t.result_summary ? h('div', { class: 'result-summary', text: summaryText(t.result_summary) }) : null,
     t.error ? h('div', { class: 'task-error', text: typeof t.error === 'string' ? t.error : JSON.stringify(t.error) }) : null,
-    h('div', { class: 'task-actions' }, actions));
+    h('div', { class: 'task-actions' }, actions),
+    active ? null : resultsTable(t));
 }
 
 function renderTask(t) {
@@ -943,9 +1016,9 @@ async function cancelTask(id) {
   }
 }
 
-async function download(id, format, btn) {
+async function download(id, format, btn, type) {
   await withButton(btn, async () => {
-    try { await client.downloadTaskResult(id, { format }); } catch (err) { toastError(err, 'Download failed'); }
+    try { await client.downloadTaskResult(id, { format, type: type || undefined }); } catch (err) { toastError(err, 'Download failed'); }
   });
 }
 

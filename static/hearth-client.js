@@ -1495,33 +1495,37 @@ export class HearthClient extends Emitter {
     return { task_id: taskId, ...r };
   }
 
-  /** URL of a task's full result ('json' or 'csv'); it needs the Authorization header: see fetchTaskResult. */
-  taskResultUrl(taskId, { format = 'json' } = {}) {
+  /**
+   * URL of a task's full result ('json' or 'csv'); `type` keeps only the rows of one number type
+   * (validate_numbers). It needs the Authorization header: see fetchTaskResult.
+   */
+  taskResultUrl(taskId, { format = 'json', type } = {}) {
     const u = new URL(`/api/tasks/${enc(taskId)}/result`, `${this.baseUrl}/`);
     if (format === 'csv') u.searchParams.set('format', 'csv');
+    if (type) u.searchParams.set('type', type);
     return u.toString();
   }
 
-  /** A task's full result: parsed JSON, or the CSV text. @returns {Promise<Object|string>} */
-  async fetchTaskResult(taskId, { format = 'json' } = {}) {
-    const res = await this._resultResponse(taskId, format);
+  /** A task's full result: parsed JSON, or the CSV text; `type` as in taskResultUrl. @returns {Promise<Object|string>} */
+  async fetchTaskResult(taskId, { format = 'json', type } = {}) {
+    const res = await this._resultResponse(taskId, format, type);
     return format === 'csv' ? res.text() : res.json();
   }
 
   /**
    * Download a task's result as a file (fetch with the Authorization header, then a blob: link).
    * @param {number} taskId
-   * @param {{format?: 'json'|'csv', filename?: string}} [opts]
+   * @param {{format?: 'json'|'csv', type?: string, filename?: string}} [opts] `type`: only that number type
    * @returns {Promise<Blob>}
    */
-  async downloadTaskResult(taskId, { format = 'json', filename } = {}) {
-    const res = await this._resultResponse(taskId, format);
+  async downloadTaskResult(taskId, { format = 'json', type, filename } = {}) {
+    const res = await this._resultResponse(taskId, format, type);
     const blob = await res.blob();
     if (typeof document !== 'undefined' && typeof URL.createObjectURL === 'function') {
       const href = URL.createObjectURL(blob);
       const a = document.createElement('a');
       a.href = href;
-      a.download = filename || `task-${taskId}-result.${format === 'csv' ? 'csv' : 'json'}`;
+      a.download = filename || `task-${taskId}-result${type ? `-${type}` : ''}.${format === 'csv' ? 'csv' : 'json'}`;
       a.style.display = 'none';
       document.body.appendChild(a);
       a.click();
@@ -1531,9 +1535,12 @@ export class HearthClient extends Emitter {
     return blob;
   }
 
-  _resultResponse(taskId, format) {
+  _resultResponse(taskId, format, type) {
+    const query = {};
+    if (format === 'csv') query.format = 'csv';
+    if (type) query.type = type;
     return this.api('GET', `/api/tasks/${enc(taskId)}/result`, {
-      raw: true, timeout: 120000, query: format === 'csv' ? { format: 'csv' } : undefined,
+      raw: true, timeout: 120000, query: Object.keys(query).length ? query : undefined,
       headers: { Accept: format === 'csv' ? 'text/csv' : 'application/json' },
     });
   }

@@ -31,10 +31,13 @@ async fn cancel(state: State, who: Auth, id: web::Path<i64>) -> Res {
     Ok(HttpResponse::Accepted().json(json!({ "task_id": task_id })))
 }
 
-/// `?format=json|csv`
+/// `?format=json|csv&type=`
 #[derive(Deserialize)]
 struct ResultQuery {
     format: Option<String>,
+    /// Only the rows of this number type (`validate_numbers`).
+    #[serde(rename = "type")]
+    number_type: Option<String>,
 }
 
 async fn result(state: State, who: Auth, id: web::Path<i64>, q: web::Query<ResultQuery>) -> Res {
@@ -44,16 +47,18 @@ async fn result(state: State, who: Auth, id: web::Path<i64>, q: web::Query<Resul
         Some(_) => return Err(AppError::field("format", "json or csv")),
     };
     let req = tasks::TaskRef { task_id: *id };
-    Ok(match tasks::result(&state, &who.0.user, req, csv).await? {
-        TaskResult::Json(v) => HttpResponse::Ok().json(v),
-        TaskResult::Csv(text) => HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                "Content-Disposition",
-                format!("attachment; filename=\"task-{}.csv\"", *id),
-            ))
-            .body(text),
-    })
+    Ok(
+        match tasks::result(&state, &who.0.user, req, csv, q.number_type.as_deref()).await? {
+            TaskResult::Json(v) => HttpResponse::Ok().json(v),
+            TaskResult::Csv(text) => HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .insert_header((
+                    "Content-Disposition",
+                    format!("attachment; filename=\"task-{}.csv\"", *id),
+                ))
+                .body(text),
+        },
+    )
 }
 
 /// Registers the task routes. `POST /api/tasks` takes bodies up to `max_task_body_bytes`:

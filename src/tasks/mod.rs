@@ -191,13 +191,15 @@ pub enum TaskResult {
     Csv(String),
 }
 
-/// A task's full result: JSON, or CSV for tabular kinds. Queued and running tasks have none
-/// yet (`conflict`); a cancelled or interrupted one has its partial result.
+/// A task's full result: JSON, or CSV for tabular kinds; with `number_type`, only the rows of
+/// that type (`validate_numbers`). Queued and running tasks have none yet (`conflict`); a
+/// cancelled or interrupted one has its partial result.
 pub async fn result(
     state: &AppState,
     user: &User,
     req: TaskRef,
     csv: bool,
+    number_type: Option<&str>,
 ) -> AppResult<TaskResult> {
     let task = get(state, user, req).await?;
     if matches!(task.status.as_str(), "queued" | "running") {
@@ -209,8 +211,15 @@ pub async fn result(
         .call(move |c| store::result(c, id))
         .await?
         .ok_or_else(|| AppError::not_found("result"))?;
+    if !csv && number_type.is_none() {
+        return Ok(TaskResult::Json(value));
+    }
+    let kind = kinds::find(&task.kind).ok_or_else(|| AppError::not_found("result"))?;
+    let value = match number_type {
+        Some(t) => kind.select_type(&value, t)?,
+        None => value,
+    };
     if csv {
-        let kind = kinds::find(&task.kind).ok_or_else(|| AppError::not_found("result"))?;
         let text = kind
             .csv(&value)
             .ok_or_else(|| AppError::field("format", "csv is not available for this kind"))?;

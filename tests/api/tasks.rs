@@ -95,10 +95,12 @@ async fn generate_numbers_runs_with_live_progress_and_a_result() {
     assert_eq!(set.len(), 5000, "distinct");
     for n in &set {
         assert!(n.starts_with("+1415") && n.len() == 12, "{n}");
-        let exch = &n[5..8];
-        assert!(exch.as_bytes()[0] >= b'2', "{n}");
-        assert!(!exch.ends_with("11"), "{n}");
-        assert!(hearth::tasks::nanp::validate_number(n).valid, "{n}");
+        // Valid by libphonenumber's data (which, unlike the old hand-written rules, has
+        // N11 exchanges in use in 415), landline or mobile, never 555-01XX.
+        let v = hearth::tasks::nanp::validate_number(n);
+        assert!(v.valid, "{n}: {:?}", v.reason);
+        assert!(v.number_type.is_some_and(|t| t.is_geographic()), "{n}");
+        assert_eq!(v.region.as_deref(), Some("US"));
     }
     let csv = app
         .get(
@@ -130,13 +132,17 @@ async fn validate_numbers_over_the_socket_with_tricky_inputs() {
         ("14155552671", Some("+14155552671")),
         ("4155552671", Some("+14155552671")),
         ("  212 200 0000 ", Some("+12122000000")),
-        ("911-555-2671", None), // N11 area code
-        ("015-555-2671", None), // area code starts with 0
-        ("115-555-2671", None), // area code starts with 1
-        ("415-055-2671", None), // exchange starts with 0
-        ("415-155-2671", None), // exchange starts with 1
-        ("415-911-2671", None), // N11 exchange
-        ("415-555-267", None),  // 9 digits
+        ("911-555-2671", None),                 // N11 area code
+        ("015-555-2671", None),                 // area code starts with 0
+        ("115-555-2671", None),                 // area code starts with 1
+        ("415-055-2671", None),                 // exchange starts with 0
+        ("415-155-2671", None),                 // exchange starts with 1
+        ("415-911-2671", Some("+14159112671")), // N11 exchange: in use in 415 by the library's data
+        ("373-234-5678", None),                 // area code not in service
+        ("212-555-0123", None),                 // fictional
+        ("(800) 234-5678", Some("+18002345678")),
+        ("876-210-1234", Some("+18762101234")),
+        ("415-555-267", None), // 9 digits
         ("+44 20 7946 0958", None),
         ("2-415-555-2671", None), // 11 digits not starting with 1
         ("415-555-CALL", None),
@@ -172,7 +178,27 @@ async fn validate_numbers_over_the_socket_with_tricky_inputs() {
         assert_eq!(row["valid"], e164.is_some(), "{row}");
         assert_eq!(row["e164"].as_str(), *e164, "{row}");
         assert_eq!(row["reason"].is_string(), e164.is_none(), "{row}");
+        assert_eq!(row["type"].is_string(), e164.is_some(), "{row}");
+        assert_eq!(row["region"].is_string(), e164.is_some(), "{row}");
     }
+    let row = |input: &str| rows.iter().find(|r| r["input"] == input).unwrap().clone();
+    assert_eq!(row("(800) 234-5678")["type"], "toll_free");
+    assert_eq!(row("876-210-1234")["region"], "JM");
+    assert_eq!(row("876-210-1234")["type"], "mobile");
+    assert_eq!(row("415-555-2671")["type"], "fixed_line_or_mobile");
+    assert_eq!(row("415-555-2671")["region"], "US");
+    assert_eq!(
+        row("373-234-5678")["reason"],
+        "area code 373 is not in service"
+    );
+    assert_eq!(
+        row("212-555-0123")["reason"],
+        "555-01XX numbers are fictional"
+    );
+    assert_eq!(
+        end["task"]["result_summary"]["by_type"],
+        json!({"fixed_line_or_mobile": valid - 2, "toll_free": 1, "mobile": 1})
+    );
     let csv = app
         .get(
             &format!("/api/tasks/{id}/result?format=csv"),
@@ -182,10 +208,44 @@ async fn validate_numbers_over_the_socket_with_tricky_inputs() {
         .text()
         .await
         .unwrap();
-    assert!(csv.starts_with("input,valid,e164,reason\n"));
-    assert!(
-        csv.contains("\"(415) 555-2671\"") || csv.contains("(415) 555-2671,true,+14155552671,")
+    assert!(csv.starts_with("input,valid,e164,reason,type,region\n"));
+    assert!(csv.contains("(415) 555-2671,true,+14155552671,,fixed_line_or_mobile,US\n"));
+    assert!(csv.contains("415-555-CALL,false,,contains letters,,\n"));
+    // Only one type: JSON and CSV.
+    let only: Value = app
+        .get(
+            &format!("/api/tasks/{id}/result?type=toll_free"),
+            Some(&u.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(only["results"].as_array().unwrap().len(), 1, "{only}");
+    assert_eq!(only["results"][0]["e164"], "+18002345678");
+    let csv = app
+        .get(
+            &format!("/api/tasks/{id}/result?format=csv&type=mobile"),
+            Some(&u.token),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        csv,
+        "input,valid,e164,reason,type,region\n876-210-1234,true,+18762101234,,mobile,JM\n"
     );
+    expect_error(
+        app.get(
+            &format!("/api/tasks/{id}/result?type=landline"),
+            Some(&u.token),
+        )
+        .await,
+        400,
+        "validation_failed",
+    )
+    .await;
     // get_task and get_tasks over the socket.
     let t = ws.request(json!({"type": "get_task", "task_id": id})).await;
     assert_eq!(t["task"]["status"], "completed");
@@ -471,6 +531,24 @@ async fn strangers_cannot_see_cancel_or_fetch_and_bad_params_are_refused() {
             "generate_numbers",
             json!({"area_code": "41", "quantity": 5}),
         ),
+        // Not in service, fictional, toll-free, premium rate, personal numbers.
+        (
+            "generate_numbers",
+            json!({"area_code": "373", "quantity": 5}),
+        ),
+        (
+            "generate_numbers",
+            json!({"area_code": "555", "quantity": 5}),
+        ),
+        (
+            "generate_numbers",
+            json!({"area_code": "800", "quantity": 5}),
+        ),
+        (
+            "generate_numbers",
+            json!({"area_code": "900", "quantity": 5}),
+        ),
+        ("generate_numbers", json!({"area_code": 500, "quantity": 5})),
         (
             "generate_numbers",
             json!({"area_code": "415", "quantity": 0}),
@@ -507,6 +585,24 @@ async fn strangers_cannot_see_cancel_or_fetch_and_bad_params_are_refused() {
             .request(json!({"type": "start_task", "kind": kind, "params": params}))
             .await;
         assert_eq!(e["code"], "validation_failed", "{kind} {params}");
+    }
+    // The refusal says why.
+    for (code, why) in [
+        ("373", "area code 373 is not in service"),
+        (
+            "900",
+            "area code 900 is for premium rate numbers, not a geographic area code",
+        ),
+    ] {
+        let r = app
+            .post(
+                "/api/tasks",
+                Some(&u.token),
+                json!({"kind": "generate_numbers", "params": {"area_code": code, "quantity": 5}}),
+            )
+            .await;
+        let e = expect_error(r, 400, "validation_failed").await;
+        assert_eq!(e["error"]["fields"]["area_code"], why, "{e}");
     }
     expect_error(
         app.post("/api/tasks", Some(&u.token), json!({"params": {}}))

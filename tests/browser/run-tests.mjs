@@ -161,6 +161,40 @@ const tests = [
     },
   },
   {
+    name: 'b2. validated numbers show their type and region; filter and download by type',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await t.newPage('numbers', { acceptDownloads: true });
+      await signUp(page, { username: `checker_${id}`, password: PASSWORD, displayName: `Checker ${id}` });
+      await page.selectOption('#task-kind', 'validate_numbers');
+      await page.fill('#task-numbers', ['415-555-2671', '(800) 234-5678', '876-210-1234', '373-234-5678', '212-555-0123'].join('\n'));
+      await page.click('#start-task-btn');
+      const task = page.locator('#tasks li[data-testid="task"]').first();
+      await page.waitForFunction(() => document.querySelector('#tasks li[data-task-id]').dataset.status === 'completed', null, { timeout: T.long });
+      await task.locator('.result-summary', { hasText: 'Toll-free 1' }).waitFor();
+      const options = await task.locator('[data-testid="type-filter"] option').evaluateAll((os) => os.map((o) => o.value));
+      assertEqual(options.join(','), ',fixed_line_or_mobile,mobile,toll_free', 'type filter options');
+      await task.locator('[data-testid="show-results"]').click();
+      const rows = task.locator('[data-testid="task-results"] tbody tr');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="task-results"] tbody tr').length === 5);
+      const jm = rows.filter({ hasText: '876-210-1234' });
+      assertEqual(await jm.locator('td.type').textContent(), 'Mobile', 'type shown');
+      assertEqual(await jm.locator('td.region').textContent(), 'JM', 'region shown');
+      assertEqual(await rows.filter({ hasText: '373-234-5678' }).locator('td.reason').textContent(), 'area code 373 is not in service', 'reason shown');
+      // Filtering by type: the shown rows and the download follow it.
+      await task.locator('[data-testid="type-filter"]').selectOption('toll_free');
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid="task-results"] tbody tr').length === 1);
+      assertEqual(await rows.first().locator('td.e164').textContent(), '+18002345678', 'the toll-free row');
+      const [download] = await Promise.all([page.waitForEvent('download'), task.locator('[data-testid="download-csv"]').click()]);
+      const chunks = [];
+      for await (const c of await download.createReadStream()) chunks.push(c);
+      const csv = Buffer.concat(chunks).toString('utf8');
+      assertEqual(csv, 'input,valid,e164,reason,type,region\n(800) 234-5678,true,+18002345678,,toll_free,US\n', 'CSV of one type');
+      assert(download.suggestedFilename().endsWith('-toll_free.csv'), download.suggestedFilename());
+      await screenshot(page.locator('#tasks-panel'), 'number-types.png');
+    },
+  },
+  {
     name: 'c. socket cut and upgrades refused: a message goes through REST and appears once in both pages',
     timeout: 180000,
     async fn(t) {

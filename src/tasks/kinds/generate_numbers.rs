@@ -1,4 +1,5 @@
-//! `generate_numbers {area_code, quantity}`: distinct valid NANP numbers in one area code.
+//! `generate_numbers {area_code, quantity}`: distinct numbers, valid by libphonenumber, landline
+//! or mobile, in one geographic area code in service.
 
 use super::{Kind, Output};
 use crate::error::{AppError, AppResult};

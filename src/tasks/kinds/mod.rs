@@ -30,6 +30,14 @@ pub trait Kind: Send + Sync + 'static {
     fn csv(&self, _result: &Value) -> Option<String> {
         None
     }
+    /// The result cut down to the rows of one number type (`?type=` on the result route),
+    /// for kinds whose rows have a `type`; others answer `validation_failed`.
+    fn select_type(&self, _result: &Value, _number_type: &str) -> AppResult<Value> {
+        Err(crate::error::AppError::field(
+            "type",
+            "only validate_numbers results can be filtered by type",
+        ))
+    }
 }
 
 /// Every kind the server runs.
