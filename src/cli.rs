@@ -62,8 +62,10 @@ pub struct ServeArgs {
     /// SQLite database file, or :memory:.
     #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
     pub db: String,
-    /// Access token lifetime in seconds.
-    #[arg(long, env = "HEARTH_TOKEN_TTL", default_value_t = 12 * 3600)]
+    /// Access token lifetime in seconds (at least 60; sockets are warned with
+    /// `token_expiring` 60 s before expiry, or half the lifetime if that is shorter).
+    #[arg(long, env = "HEARTH_TOKEN_TTL", default_value_t = 12 * 3600,
+          value_parser = clap::value_parser!(u64).range(60..))]
     pub token_ttl: u64,
     /// Refuse new registrations (403).
     #[arg(long, env = "HEARTH_NO_REGISTRATION")]
@@ -279,6 +281,8 @@ mod tests {
         assert_eq!((c.hash_workers, c.hash_queue), (3, 7));
         assert_eq!(c.register_max_per_window, 4);
         assert_eq!(c.register_window, Duration::from_secs(90));
+        // A token lifetime under a minute is refused.
+        assert!(Cli::try_parse_from(["hearth", "serve", "--token-ttl", "59"]).is_err());
         // Flags with no value given keep the built-in defaults.
         let d = Config::default();
         let plain = ServeArgs::default().into_config();

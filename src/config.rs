@@ -129,6 +129,13 @@ impl Default for Config {
 }
 
 impl Config {
+    /// How long before a socket's token expires `token_expiring` is sent: the configured
+    /// notice, but never more than half a token's lifetime, so that a short-lived token is not
+    /// warned about (and refreshed) the moment it is made.
+    pub fn expiring_notice(&self) -> Duration {
+        self.token_expiring_notice.min(self.token_ttl / 2)
+    }
+
     /// A configuration for tests: a random port on loopback, a fresh in-memory database, one
     /// worker, a cheaper Argon2 so the suite stays fast, and registrations per address
     /// unlimited in practice (every test client is 127.0.0.1). So are REST writes per user:

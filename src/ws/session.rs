@@ -283,7 +283,7 @@ async fn read_loop(ctx: &mut Ctx, mut stream: AggregatedMessageStream, tripped: 
     loop {
         let expiry = expires.unwrap_or(far);
         let notice = expires
-            .map(|e| e.checked_sub(cfg.token_expiring_notice).unwrap_or(e))
+            .map(|e| e.checked_sub(cfg.expiring_notice()).unwrap_or(e))
             .unwrap_or(far);
         tokio::select! {
             biased;

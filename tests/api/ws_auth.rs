@@ -249,6 +249,24 @@ async fn token_expiring_then_expiry_closes_the_socket() {
 }
 
 #[tokio::test]
+async fn a_short_lived_token_is_not_warned_before_half_its_lifetime() {
+    // With the default 60 s notice, a 4 s token used to be warned the moment its socket opened
+    // (and the page refreshed it at once). The warning now waits for half the lifetime.
+    let app = spawn_app_with(|c| c.token_ttl = Duration::from_secs(4)).await;
+    let issued = std::time::Instant::now();
+    let u = app.register("nia").await;
+    let mut ws = app.ws_ready("/ws/chat/", &u.token).await;
+    let notice = ws.next_json().await;
+    assert_eq!(notice["type"], "token_expiring", "{notice}");
+    let waited = issued.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "warned {waited:?} after the token was made"
+    );
+    assert_eq!(ws.expect_close(4401).await, "expired token");
+}
+
+#[tokio::test]
 async fn reauthenticate_moves_the_expiry_to_the_new_token() {
     let app = spawn_app_with(|c| {
         c.token_ttl = Duration::from_millis(1500);
