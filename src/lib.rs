@@ -42,6 +42,18 @@ pub struct Server {
     probe: tokio::task::JoinHandle<()>,
 }
 
+/// The address a person opens for the page: the bound one, with a wildcard address shown as
+/// loopback (a browser cannot open `0.0.0.0`).
+fn page_url(addr: std::net::SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}/", addr.port())
+}
+
 /// Proves every `interval` that the database takes writes, so that `/api/health` turns 503
 /// when it cannot (another process holds a lock, the disk is full) and back to 200 by itself.
 async fn probe_writes(db: db::Db, interval: Duration) {
@@ -63,7 +75,8 @@ impl Server {
             .map_err(std::io::Error::other)?
             .map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(&config.bind)?;
-        let port = listener.local_addr()?.port();
+        let local = listener.local_addr()?;
+        let port = local.port();
         let hasher = auth::hasher::Hasher::start(
             config.hash_workers,
             config.hash_queue,
@@ -151,7 +164,12 @@ impl Server {
         .run();
         let handle = server.handle();
         let task = tokio::spawn(server);
-        tracing::info!(port, "hearth listening");
+        tracing::info!(
+            port,
+            url = %page_url(local),
+            db = %state.config.db,
+            "hearth listening"
+        );
         Ok(Server {
             port,
             handle,

@@ -94,6 +94,12 @@ async fn user_create_then_serve_then_sigterm() {
         .take_while(char::is_ascii_digit)
         .collect();
     let base = format!("http://127.0.0.1:{port}");
+    // The start-up line says what to open and which database is in use.
+    assert!(
+        first.contains(&format!("url=http://127.0.0.1:{port}/")),
+        "{first}"
+    );
+    assert!(first.contains(&format!("db={db}")), "{first}");
     let http = reqwest::Client::new();
     let health: serde_json::Value = http
         .get(format!("{base}/api/health"))
