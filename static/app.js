@@ -92,8 +92,14 @@ function userName(u) {
 function describe(err) {
   if (!err) return 'Something went wrong.';
   if (err.code === 'validation_failed' && err.fields && typeof err.fields === 'object') {
-    const parts = Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`);
-    if (parts.length) return `${err.message} (${parts.join('; ')})`;
+    // The message usually is the field's reason already ("password: must be ..."): add only the
+    // reasons it does not say, so nothing is printed twice.
+    const message = err.message || '';
+    const parts = Object.entries(err.fields).map(([k, v]) => `${k}: ${v}`)
+      .filter((p) => !message.includes(p));
+    if (!message) return parts.join('; ') || 'Invalid input.';
+    if (parts.length) return `${message} (${parts.join('; ')})`;
+    return message;
   }
   if (err.code === 'rate_limited' && err.retryAfter) return `${err.message} (try again in ${Math.ceil(err.retryAfter)} s)`;
   if (err.transport) return `Connection problem: ${err.message}`;

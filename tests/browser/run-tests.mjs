@@ -319,6 +319,21 @@ const tests = [
     },
   },
   {
+    name: 'e2. a validation error is shown once, not twice',
+    async fn(t) {
+      const p = await t.newPage('short-password');
+      await p.page.fill('#username', `shorty_${uniq()}`);
+      await p.page.fill('#password', 'short');
+      await p.page.click('#register-btn');
+      await p.page.waitForFunction(() => document.querySelector('#auth-error').textContent.length > 0, null, { timeout: T.short });
+      const text = await p.page.textContent('#auth-error');
+      t.log(`shown: ${JSON.stringify(text)}`);
+      assert(text.includes('password'), `the error does not name the field: ${text}`);
+      const times = text.split('must be').length - 1;
+      assertEqual(times, 1, `times the reason is shown in ${JSON.stringify(text)}`);
+    },
+  },
+  {
     name: 'f. support widget (anonymous visitor) and staff console: question and reply, live',
     async fn(t) {
       const id = uniq();
