@@ -32,27 +32,8 @@ async fn acknowledged_messages_survive_sigkill_under_load() {
     let http = reqwest::Client::new();
 
     let mut node = start(&db);
-    let reg: Value = http
-        .post(format!("{}/api/auth/register", node.base))
-        .json(&json!({"username": "durable", "password": "password123"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = reg["token"].as_str().unwrap().to_string();
-    let room: Value = http
-        .post(format!("{}/api/rooms", node.base))
-        .bearer_auth(&token)
-        .json(&json!({"name": "durable", "is_public": false, "members": []}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = room["room"]["id"].as_i64().unwrap();
+    let (token, room) =
+        common::user_with_room(&http, &node.base, "durable", "password123", "durable").await;
 
     // Every acknowledged message: id -> content.
     let acked: Arc<Mutex<HashMap<i64, String>>> = Arc::default();

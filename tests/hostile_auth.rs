@@ -184,27 +184,14 @@ async fn login_storm_leaves_other_traffic_alone() {
     let _one = SERIAL.lock().await;
     let app = Hearth::start("bystander", &[]);
     let http = reqwest::Client::new();
-    let reg: Value = http
-        .post(app.url("/api/auth/register"))
-        .json(&json!({"username": "bystander", "password": "bystander-password"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = reg["token"].as_str().expect("registered").to_string();
-    let room: Value = http
-        .post(app.url("/api/rooms"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "quiet corner", "is_public": false, "members": []}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let room = room["room"]["id"].as_i64().expect("room created");
+    let (token, room) = common::user_with_room(
+        &http,
+        &app.bin.base,
+        "bystander",
+        "bystander-password",
+        "quiet corner",
+    )
+    .await;
     let send_url = app.url(&format!("/api/rooms/{room}/messages"));
     let warm = http
         .post(&send_url)

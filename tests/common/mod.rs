@@ -73,3 +73,36 @@ impl Drop for Binary {
         self.kill();
     }
 }
+
+/// Registers `username` over REST and creates a private room for them; returns the token and
+/// the room's id.
+pub async fn user_with_room(
+    http: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+    room: &str,
+) -> (String, i64) {
+    let reg: serde_json::Value = http
+        .post(format!("{base}/api/auth/register"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("register sent")
+        .json()
+        .await
+        .expect("register answered JSON");
+    let token = reg["token"].as_str().expect("registered").to_string();
+    let made: serde_json::Value = http
+        .post(format!("{base}/api/rooms"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": room, "is_public": false, "members": []}))
+        .send()
+        .await
+        .expect("create room sent")
+        .json()
+        .await
+        .expect("create room answered JSON");
+    let id = made["room"]["id"].as_i64().expect("room created");
+    (token, id)
+}
