@@ -4,6 +4,7 @@
 //! integration tests start it the same way. The wire contract is `docs/protocol.md`.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod chat;
 pub mod cli;
@@ -13,9 +14,9 @@ pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod notifications;
+pub mod ops;
 pub mod protocol;
 pub mod rate;
-pub mod state;
 pub mod support;
 pub mod tasks;
 pub mod text;
@@ -27,11 +28,10 @@ pub use config::Config;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use hub::{Close, LocalHub};
-use state::AppState;
+use app::AppState;
+use protocol::Close;
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running server.
 pub struct Server {
@@ -77,69 +77,14 @@ impl Server {
         let listener = TcpListener::bind(&config.bind)?;
         let local = listener.local_addr()?;
         let port = local.port();
-        let hasher = auth::hasher::Hasher::start(
-            config.hash_workers,
-            config.hash_queue,
-            config.argon2_memory_kib,
-        )?;
-        let dummy_hash = hasher
-            .hash(auth::password::DUMMY_PASSWORD.into())
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let hub: Arc<dyn hub::Hub> = Arc::new(LocalHub::new(config.max_connections_per_user));
-        let metrics = Arc::new(metrics::Metrics::default());
-        let newest: i64 = db
-            .call(|c| {
-                Ok(
-                    c.query_row("SELECT COALESCE(max(id), 0) FROM messages", [], |r| {
-                        r.get(0)
-                    })?,
-                )
-            })
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let latest_message = tokio::sync::watch::channel(newest).0;
-        let writer = chat::writer::MessageWriter::start(chat::writer::WriterDeps {
-            db: db.clone(),
-            hub: hub.clone(),
-            latest: latest_message.clone(),
-            metrics: metrics.clone(),
-        })?;
-        let runner = Arc::new(tasks::runner::Runner::new(
-            config.task_workers,
-            config.task_per_user,
-        ));
-        let state = Arc::new(AppState {
-            runner,
-            hub,
-            writer,
-            latest_message,
-            throttle: auth::throttle::Throttle::new(config.login_max_failures, config.login_window),
-            guest_throttle: auth::throttle::Throttle::new(
-                config.guest_max_per_window,
-                config.guest_window,
-            ),
-            dummy_hash,
-            hasher,
-            register_throttle: auth::throttle::Throttle::new(
-                config.register_max_per_window,
-                config.register_window,
-            ),
-            rest_writes: rate::UserBuckets::new(config.rest_writes_per_second),
-            room_throttle: auth::throttle::Throttle::new(config.rooms_per_hour, chat::ROOMS_WINDOW),
-            started: Instant::now(),
-            metrics,
-            db,
-            config,
-        });
-        tasks::runner::start(&state)
+        let state = AppState::build(config, db)
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let probe = tokio::spawn(probe_writes(
             state.db.clone(),
             state.config.health_probe_interval,
         ));
-        let state = web::Data::from(state);
+        let state = web::Data::new(state);
         let workers = state.config.workers.max(1);
         let app_state = state.clone();
         let server = HttpServer::new(move || {
@@ -192,7 +137,7 @@ impl Server {
     /// Graceful stop: close every socket with 1001, let writers flush, stop HTTP.
     pub async fn stop(self) {
         self.probe.abort();
-        self.state.runner.stop();
+        self.state.tasks.stop();
         self.state
             .hub
             .close_all(Close::plain(1001, "server shutting down"));
@@ -200,7 +145,7 @@ impl Server {
         self.handle.stop(true).await;
         let _ = self.task.await;
         // Everything acknowledged is already committed; let queued sends finish too.
-        self.state.writer.flush().await;
+        self.state.chat.flush().await;
     }
 
     /// Serves until SIGINT or SIGTERM, then stops gracefully.

@@ -5,10 +5,10 @@ use crate::db::chat::{Message, RoomKind};
 use crate::db::notifications::{self as store, Notification};
 use crate::db::tasks::Task;
 use crate::db::users::{self, User};
+use crate::db::Db;
 use crate::error::{page_limit, AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Hub};
 use crate::protocol::ServerMsg;
-use crate::state::AppState;
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -126,35 +126,46 @@ pub fn publish(hub: &dyn Hub, notes: &[Notification]) {
     }
 }
 
-/// The caller's notifications, newest first.
-pub async fn list(
-    state: &AppState,
-    user: &User,
-    unread_only: bool,
-    limit: Option<i64>,
-) -> AppResult<Vec<Notification>> {
-    let limit = page_limit(limit)?;
-    let uid = user.id;
-    state
-        .db
-        .call(move |c| store::of_user(c, uid, unread_only, limit))
-        .await
+/// The notifications service: the caller's inbox.
+#[derive(Clone)]
+pub struct Notifications {
+    db: Db,
 }
 
-/// Marks one of the caller's notifications read.
-pub async fn mark_read(state: &AppState, user: &User, id: i64) -> AppResult<Notification> {
-    let uid = user.id;
-    state
-        .db
-        .call(move |c| store::mark_read(c, uid, id))
-        .await?
-        .ok_or_else(|| AppError::not_found("notification"))
-}
+impl Notifications {
+    /// The service over `db`.
+    pub fn new(db: Db) -> Notifications {
+        Notifications { db }
+    }
 
-/// Marks all of the caller's notifications read; returns how many changed.
-pub async fn mark_all_read(state: &AppState, user: &User) -> AppResult<usize> {
-    let uid = user.id;
-    state.db.call(move |c| store::mark_all_read(c, uid)).await
+    /// The caller's notifications, newest first.
+    pub async fn list(
+        &self,
+        user: &User,
+        unread_only: bool,
+        limit: Option<i64>,
+    ) -> AppResult<Vec<Notification>> {
+        let limit = page_limit(limit)?;
+        let uid = user.id;
+        self.db
+            .call(move |c| store::of_user(c, uid, unread_only, limit))
+            .await
+    }
+
+    /// Marks one of the caller's notifications read.
+    pub async fn mark_read(&self, user: &User, id: i64) -> AppResult<Notification> {
+        let uid = user.id;
+        self.db
+            .call(move |c| store::mark_read(c, uid, id))
+            .await?
+            .ok_or_else(|| AppError::not_found("notification"))
+    }
+
+    /// Marks all of the caller's notifications read; returns how many changed.
+    pub async fn mark_all_read(&self, user: &User) -> AppResult<usize> {
+        let uid = user.id;
+        self.db.call(move |c| store::mark_all_read(c, uid)).await
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! `/api/auth/*`.
 
 use super::{Auth, JsonBody};
-use crate::auth::{self, LoginRequest, RegisterRequest};
+use crate::app::AppState;
+use crate::auth::{LoginRequest, RegisterRequest};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::protocol::rest::Me;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
 async fn register(
     state: web::Data<AppState>,
@@ -13,7 +13,7 @@ async fn register(
     body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     let peer = req.peer_addr().map(|a| a.ip().to_string());
-    let grant = auth::register(&state, body.0, peer.as_deref()).await?;
+    let grant = state.auth.register(body.0, peer.as_deref()).await?;
     Ok(HttpResponse::Created().json(grant))
 }
 
@@ -21,24 +21,24 @@ async fn login(
     state: web::Data<AppState>,
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(auth::login(&state, body.0).await?))
+    Ok(HttpResponse::Ok().json(state.auth.login(body.0).await?))
 }
 
 async fn logout(state: web::Data<AppState>, who: Auth) -> Result<HttpResponse, AppError> {
-    auth::logout(&state, &who.0).await?;
+    state.auth.logout(&who.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn refresh(state: web::Data<AppState>, who: Auth) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(auth::refresh(&state, &who.0).await?))
+    Ok(HttpResponse::Ok().json(state.auth.refresh(&who.0).await?))
 }
 
 async fn me(who: Auth) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "user": who.0.user }))
+    HttpResponse::Ok().json(Me { user: who.0.user })
 }
 
 async fn ws_ticket(state: web::Data<AppState>, who: Auth) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Created().json(auth::ws_ticket(&state, &who.0).await?))
+    Ok(HttpResponse::Created().json(state.auth.ws_ticket(&who.0).await?))
 }
 
 /// Registers the account routes.

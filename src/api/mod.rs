@@ -2,16 +2,15 @@
 //! shape its answer; they hold no logic of their own.
 
 pub mod accounts;
-pub mod chat;
 pub mod notifications;
-pub mod support;
+pub mod ops;
 pub mod system;
 pub mod tasks;
 
-use crate::auth::{self, Credential, Principal};
+use crate::app::AppState;
+use crate::auth::credential::{credential, Via};
+use crate::auth::Principal;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::ws::handshake::bearer_header;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -24,31 +23,22 @@ use serde::de::DeserializeOwned;
 /// size limit.
 pub struct JsonBody<T>(pub T);
 
-/// Marks a route whose bodies may be up to `max_task_body_bytes` instead of
-/// `max_message_bytes` (task inputs can be large).
-#[derive(Clone, Copy)]
-pub struct LargeBody;
-
 /// A JSON body that may be absent: an empty body is `None`.
 pub struct MaybeJson<T>(pub Option<T>);
 
-/// Reads a request body with the contract's errors for content type and size; `None` when the
-/// body is empty.
-fn read_body(
+/// The body size limit of ordinary requests (`max_message_bytes`).
+fn small_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<AppState>>()
+        .map_or(64 * 1024, |s| s.config.max_message_bytes)
+}
+
+/// Reads a request body of at most `limit` bytes with the contract's errors for content type
+/// and size; `None` when the body is empty.
+pub fn read_body(
     req: &HttpRequest,
     payload: &mut Payload,
+    limit: usize,
 ) -> LocalBoxFuture<'static, Result<Option<web::BytesMut>, AppError>> {
-    let large = req.app_data::<LargeBody>().is_some();
-    let limit = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| {
-            if large {
-                s.config.max_task_body_bytes
-            } else {
-                s.config.max_message_bytes
-            }
-        })
-        .unwrap_or(64 * 1024);
     let content_type_ok = match req.headers().get(header::CONTENT_TYPE) {
         None => true,
         Some(v) => {
@@ -93,7 +83,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_body(req, payload);
+        let body = read_body(req, payload, small_limit(req));
         Box::pin(async move {
             match body.await? {
                 Some(b) => Ok(JsonBody(serde_json::from_slice(&b)?)),
@@ -108,7 +98,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for MaybeJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let body = read_body(req, payload);
+        let body = read_body(req, payload, small_limit(req));
         Box::pin(async move {
             match body.await? {
                 Some(b) => Ok(MaybeJson(Some(serde_json::from_slice(&b)?))),
@@ -147,7 +137,7 @@ pub fn take_write(state: &AppState, user_id: i64) -> Result<(), AppError> {
         })
 }
 
-/// The authenticated caller of a REST call (`Authorization: Bearer` or `Token`). On a write
+/// The authenticated caller of a REST call (see `auth::credential` for what is read). On a write
 /// ([`is_counted_write`]) it also takes one from the caller's write rate ([`take_write`]),
 /// before the body is parsed or the operation runs.
 pub struct Auth(pub Principal);
@@ -158,11 +148,11 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let cred = bearer_header(req).map_or(Credential::None, Credential::Token);
+        let cred = credential(req, Via::Rest, false);
         let write = is_counted_write(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal("no state".into()))?;
-            let who = auth::require(&state, cred).await?;
+            let who = state.auth.require(cred).await?;
             if write {
                 take_write(&state, who.user.id)?;
             }
@@ -187,9 +177,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(query_config())
         .app_data(path_config())
         .configure(accounts::configure)
-        .configure(chat::configure)
+        .configure(ops::configure)
         .configure(tasks::configure)
         .configure(notifications::configure)
-        .configure(support::configure)
         .configure(system::configure);
 }

@@ -1,12 +1,11 @@
 //! `/api/notifications`.
 
 use super::Auth;
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::notifications;
-use crate::state::AppState;
+use crate::protocol::rest::{AllRead, NotificationList, NotificationRead};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::json;
 
 type Res = Result<HttpResponse, AppError>;
 
@@ -19,18 +18,23 @@ struct ListQuery {
 }
 
 async fn list(state: web::Data<AppState>, who: Auth, q: web::Query<ListQuery>) -> Res {
-    let list = notifications::list(&state, &who.0.user, q.unread, q.limit).await?;
-    Ok(HttpResponse::Ok().json(json!({ "notifications": list })))
+    let list = state
+        .notifications
+        .list(&who.0.user, q.unread, q.limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(NotificationList {
+        notifications: list,
+    }))
 }
 
 async fn read(state: web::Data<AppState>, who: Auth, id: web::Path<i64>) -> Res {
-    let n = notifications::mark_read(&state, &who.0.user, *id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "notification": n })))
+    let n = state.notifications.mark_read(&who.0.user, *id).await?;
+    Ok(HttpResponse::Ok().json(NotificationRead { notification: n }))
 }
 
 async fn read_all(state: web::Data<AppState>, who: Auth) -> Res {
-    let updated = notifications::mark_all_read(&state, &who.0.user).await?;
-    Ok(HttpResponse::Ok().json(json!({ "updated": updated })))
+    let updated = state.notifications.mark_all_read(&who.0.user).await?;
+    Ok(HttpResponse::Ok().json(AllRead { updated }))
 }
 
 /// Registers the notification routes.

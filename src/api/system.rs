@@ -1,8 +1,8 @@
 //! Health, metrics, the static page, the access log, and the JSON 404.
 
+use crate::app::AppState;
 use crate::error::AppError;
 use crate::metrics::Metrics;
-use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::ContentType;

@@ -1,6 +1,8 @@
 //! Accounts and credentials: register, login, logout, refresh, tickets, and resolving a
 //! credential to a [`Principal`]. Each operation is one function used by every transport.
 
+pub mod credential;
+pub mod forms;
 pub mod hasher;
 pub mod password;
 pub mod throttle;
@@ -8,11 +10,19 @@ pub mod token;
 
 use crate::db::tokens::{self, Kind, TokenRow};
 use crate::db::users::{self, User};
+use crate::db::Db;
 use crate::error::{AppError, AppResult};
-use crate::hub::Close;
-use crate::state::AppState;
+use crate::hub::Hub;
+use crate::protocol::Close;
 use crate::time::Timestamp;
-use serde::{Deserialize, Serialize};
+pub use forms::{
+    parse_display_name, LoginRequest, RegisterRequest, SessionGrant, TicketGrant, TokenGrant,
+};
+use forms::{Password, Username};
+use hasher::Hasher;
+use std::sync::Arc;
+use std::time::Duration;
+use throttle::Throttle;
 
 /// Who is calling, and with which credential.
 #[derive(Debug, Clone)]
@@ -74,114 +84,28 @@ impl std::fmt::Debug for Credential {
     }
 }
 
-/// A username that follows the contract's rules: 3–32 of `A-Z a-z 0-9 _ . -`.
+/// What the account operations need to know of the configuration.
 #[derive(Debug, Clone)]
-pub struct Username(String);
-
-impl Username {
-    /// Checks the rules.
-    pub fn parse(s: &str) -> AppResult<Username> {
-        let n = s.chars().count();
-        if !(3..=32).contains(&n) {
-            return Err(AppError::field("username", "must be 3 to 32 characters"));
-        }
-        if !s
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        {
-            return Err(AppError::field(
-                "username",
-                "may contain only letters, digits, '_', '.' and '-'",
-            ));
-        }
-        Ok(Username(s.to_string()))
-    }
-
-    /// The username.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+pub struct AuthSettings {
+    /// Whether `register` is open.
+    pub registration_open: bool,
+    /// Lifetime of an access token.
+    pub token_ttl: Duration,
+    /// Lifetime of a WebSocket ticket.
+    pub ticket_ttl: Duration,
 }
 
-/// A password of 8–1024 characters.
-pub struct Password(String);
-
-impl Password {
-    /// Checks the length.
-    pub fn parse(s: &str) -> AppResult<Password> {
-        let n = s.chars().count();
-        if !(8..=1024).contains(&n) {
-            return Err(AppError::field("password", "must be 8 to 1024 characters"));
-        }
-        Ok(Password(s.to_string()))
-    }
-}
-
-/// A display name: trimmed, 1–64 characters, no control characters.
-pub fn parse_display_name(s: &str) -> AppResult<String> {
-    let t = s.trim();
-    if !crate::text::has_visible(t) || t.chars().count() > 64 {
-        return Err(AppError::field(
-            "display_name",
-            "must be 1 to 64 characters",
-        ));
-    }
-    if t.chars().any(crate::text::forbidden_in_name) {
-        return Err(AppError::field(
-            "display_name",
-            "must not contain control or text-direction characters",
-        ));
-    }
-    Ok(t.to_string())
-}
-
-/// `POST /api/auth/register` body.
-#[derive(Debug, Deserialize)]
-pub struct RegisterRequest {
-    /// Wanted username.
-    pub username: String,
-    /// Password.
-    pub password: String,
-    /// Optional shown name (defaults to the username).
-    pub display_name: Option<String>,
-}
-
-/// `POST /api/auth/login` body.
-#[derive(Debug, Deserialize)]
-pub struct LoginRequest {
-    /// Username (case-insensitive).
-    pub username: String,
-    /// Password.
-    pub password: String,
-}
-
-/// `{token, expires_at, user}`.
-#[derive(Debug, Serialize)]
-pub struct SessionGrant {
-    /// The new bearer token (shown once, never stored).
-    pub token: String,
-    /// Its expiry.
-    pub expires_at: Timestamp,
-    /// The user.
-    pub user: User,
-}
-
-/// `{token, expires_at}`.
-#[derive(Debug, Serialize)]
-pub struct TokenGrant {
-    /// The new bearer token.
-    pub token: String,
-    /// Its expiry.
-    pub expires_at: Timestamp,
-}
-
-/// `{ticket, expires_at}`.
-#[derive(Debug, Serialize)]
-pub struct TicketGrant {
-    /// The single-use ticket.
-    pub ticket: String,
-    /// Its expiry (60 s by default).
-    pub expires_at: Timestamp,
+/// The account service: a cheap `Clone` holding the database, the hub (to close a revoked
+/// token's sockets), the hashing pool and the throttles.
+#[derive(Clone)]
+pub struct Auth {
+    db: Db,
+    hub: Arc<dyn Hub>,
+    hasher: Arc<Hasher>,
+    dummy_hash: Arc<str>,
+    logins: Arc<Throttle>,
+    register: Arc<Throttle>,
+    settings: Arc<AuthSettings>,
 }
 
 fn mint_access(
@@ -200,66 +124,6 @@ fn mint_access(
         Some(expires_at),
     )?;
     Ok((value, expires_at))
-}
-
-/// Creates an account and signs it in. Limited per client address (`peer`); the password is
-/// hashed in the hashing pool before the short database transaction, never inside it.
-pub async fn register(
-    state: &AppState,
-    req: RegisterRequest,
-    peer: Option<&str>,
-) -> AppResult<SessionGrant> {
-    if !state.config.registration_open {
-        return Err(AppError::Forbidden("registration is closed".into()));
-    }
-    let username = Username::parse(&req.username)?;
-    let password = Password::parse(&req.password)?;
-    let display_name = match req.display_name.as_deref() {
-        Some(d) => parse_display_name(d)?,
-        None => username.as_str().to_string(),
-    };
-    let key = peer.unwrap_or("unknown");
-    state
-        .register_throttle
-        .try_acquire(key)
-        .map_err(|wait| AppError::RateLimited {
-            message: "too many registrations from this address; try again later".into(),
-            retry_after: wait,
-        })?;
-    let hash = match state.hasher.hash(password.0).await {
-        Ok(hash) => hash,
-        Err(e) => {
-            // Nothing was registered (the pool was busy): the attempt does not count.
-            state.register_throttle.release(key);
-            return Err(e);
-        }
-    };
-    let ttl = state.config.token_ttl;
-    let result = state
-        .db
-        .call(move |conn| {
-            let tx = crate::db::write_tx(conn)?;
-            let user = users::insert(
-                &tx,
-                username.as_str(),
-                &display_name,
-                Some(&hash),
-                false,
-                false,
-            )?;
-            let (token, expires_at) = mint_access(&tx, user.id, ttl)?;
-            tx.commit()?;
-            Ok(SessionGrant {
-                token,
-                expires_at,
-                user,
-            })
-        })
-        .await;
-    if let Err(AppError::Internal(_)) = result {
-        state.register_throttle.release(key);
-    }
-    result
 }
 
 /// Creates an account from the command line (staff or not), outside any runtime: hashes on
@@ -287,124 +151,6 @@ pub fn create_user_blocking(
     )
 }
 
-/// Signs in. Unknown users and wrong passwords get the same answer, in about the same time.
-/// Every attempt is counted per username before its password is checked, so at most
-/// `login_max_failures` passwords are checked per window however many arrive at once. No
-/// database connection is held while hashing: one short lookup, the check in the hashing pool,
-/// then one short write for the token.
-pub async fn login(state: &AppState, req: LoginRequest) -> AppResult<SessionGrant> {
-    let key = req.username.clone();
-    state
-        .throttle
-        .try_acquire(&key)
-        .map_err(|wait| AppError::RateLimited {
-            message: "too many failed logins for this username; try again later".into(),
-            retry_after: wait,
-        })?;
-    let user = match check_password(state, req).await {
-        Ok(Some(user)) => user,
-        // A checked, wrong password: the attempt stays counted.
-        Ok(None) => {
-            return Err(AppError::Unauthenticated(
-                "invalid username or password".into(),
-            ))
-        }
-        // Never checked (pool busy, storage error): the attempt does not count.
-        Err(e) => {
-            state.throttle.release(&key);
-            return Err(e);
-        }
-    };
-    state.throttle.clear(&key);
-    let ttl = state.config.token_ttl;
-    let user_id = user.id;
-    let (token, expires_at) = state
-        .db
-        .call(move |conn| mint_access(conn, user_id, ttl))
-        .await?;
-    Ok(SessionGrant {
-        token,
-        expires_at,
-        user,
-    })
-}
-
-/// The user whose password this is, or `None`; an unknown user is checked against the dummy
-/// hash so that it costs the same.
-async fn check_password(state: &AppState, req: LoginRequest) -> AppResult<Option<User>> {
-    let found = if req.username.len() <= 64 && req.password.len() <= 4096 {
-        let name = req.username;
-        state
-            .db
-            .call(move |conn| users::by_username_with_hash(conn, &name))
-            .await?
-    } else {
-        None
-    };
-    let (user, phc) = match found {
-        Some((user, Some(hash))) => (Some(user), hash),
-        _ => (None, state.dummy_hash.clone()),
-    };
-    let ok = state.hasher.verify(req.password, phc).await?;
-    Ok(user.filter(|_| ok))
-}
-
-/// Revokes the caller's token and closes every socket that uses it.
-pub async fn logout(state: &AppState, who: &Principal) -> AppResult<()> {
-    let id = who.token_id;
-    state.db.call(move |conn| tokens::revoke(conn, id)).await?;
-    state
-        .hub
-        .close_token(id, Close::unauthenticated(AuthFailure::Revoked));
-    Ok(())
-}
-
-/// Issues a new token for the caller and revokes the old one (closing its sockets).
-pub async fn refresh(state: &AppState, who: &Principal) -> AppResult<TokenGrant> {
-    let (old, user_id, ttl) = (who.token_id, who.user.id, state.config.token_ttl);
-    let grant = state
-        .db
-        .call(move |conn| {
-            let tx = crate::db::write_tx(conn)?;
-            tokens::revoke(&tx, old)?;
-            let (token, expires_at) = mint_access(&tx, user_id, ttl)?;
-            tx.commit()?;
-            Ok(TokenGrant { token, expires_at })
-        })
-        .await?;
-    state
-        .hub
-        .close_token(old, Close::unauthenticated(AuthFailure::Revoked));
-    Ok(grant)
-}
-
-/// Mints a single-use WebSocket ticket bound to the caller's token.
-pub async fn ws_ticket(state: &AppState, who: &Principal) -> AppResult<TicketGrant> {
-    let (parent, user_id) = (who.token_id, who.user.id);
-    let expires_at = Timestamp::now().plus(state.config.ticket_ttl);
-    state
-        .db
-        .call(move |conn| {
-            let value = token::random_token();
-            tokens::insert(
-                conn,
-                user_id,
-                Kind::Ticket,
-                &token::hash_token(&value),
-                Some(parent),
-                Some(expires_at),
-            )?;
-            if rand::random_range(0..100) == 0 {
-                tokens::purge_stale_tickets(conn)?;
-            }
-            Ok(TicketGrant {
-                ticket: value,
-                expires_at,
-            })
-        })
-        .await
-}
-
 fn check_live(row: &TokenRow) -> Result<(), AuthFailure> {
     if row.revoked_at.is_some() {
         return Err(AuthFailure::Revoked);
@@ -429,103 +175,282 @@ fn principal_for(
     })
 }
 
-/// Resolves a credential. The outer error is a storage failure; the inner one says why the
-/// credential was refused. A ticket is consumed by this call, whatever happens next.
-pub async fn authenticate(
-    state: &AppState,
-    cred: Credential,
-) -> AppResult<Result<Principal, AuthFailure>> {
-    match cred {
-        Credential::None => Ok(Err(AuthFailure::Missing)),
-        Credential::Token(v) => {
-            state
-                .db
-                .call(
-                    move |conn| match tokens::find(conn, Kind::Access, &token::hash_token(&v))? {
-                        None => Ok(Err(AuthFailure::Invalid)),
-                        Some(row) => match check_live(&row) {
-                            Err(f) => Ok(Err(f)),
-                            Ok(()) => principal_for(conn, &row),
-                        },
-                    },
-                )
-                .await
+impl Auth {
+    /// The account service. `logins` limits failed logins per username, `register`
+    /// registrations per client address. Computes the dummy hash that unknown usernames are
+    /// checked against, in the hashing pool.
+    pub async fn start(
+        db: Db,
+        hub: Arc<dyn Hub>,
+        hasher: Hasher,
+        logins: Throttle,
+        register: Throttle,
+        settings: AuthSettings,
+    ) -> AppResult<Auth> {
+        let dummy_hash = hasher.hash(password::DUMMY_PASSWORD.into()).await?;
+        Ok(Auth {
+            db,
+            hub,
+            hasher: Arc::new(hasher),
+            dummy_hash: dummy_hash.into(),
+            logins: Arc::new(logins),
+            register: Arc::new(register),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The hashing pool (for `/api/health` and the command line).
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
+    /// Creates an account and signs it in. Limited per client address (`peer`); the password is
+    /// hashed in the hashing pool before the short database transaction, never inside it.
+    pub async fn register(
+        &self,
+        req: RegisterRequest,
+        peer: Option<&str>,
+    ) -> AppResult<SessionGrant> {
+        if !self.settings.registration_open {
+            return Err(AppError::Forbidden("registration is closed".into()));
         }
-        Credential::Guest(v) => {
-            state
-                .db
-                .call(
-                    move |conn| match tokens::find(conn, Kind::Guest, &token::hash_token(&v))? {
-                        None => Ok(Err(AuthFailure::Invalid)),
-                        Some(row) => match check_live(&row) {
-                            Err(f) => Ok(Err(f)),
-                            Ok(()) => principal_for(conn, &row),
-                        },
-                    },
-                )
-                .await
-        }
-        Credential::Ticket(v) => {
-            state
-                .db
-                .call(move |conn| {
-                    let tx = crate::db::write_tx(conn)?;
-                    let Some(ticket) = tokens::find(&tx, Kind::Ticket, &token::hash_token(&v))?
-                    else {
-                        return Ok(Err(AuthFailure::Invalid));
-                    };
-                    if ticket.used_at.is_some() || !tokens::mark_used(&tx, ticket.id)? {
-                        return Ok(Err(AuthFailure::Invalid));
-                    }
-                    tx.commit()?;
-                    if let Err(f) = check_live(&ticket) {
-                        return Ok(Err(f));
-                    }
-                    let parent = match ticket.parent_id {
-                        Some(p) => tokens::by_id(conn, p)?,
-                        None => None,
-                    };
-                    let Some(parent) = parent else {
-                        return Ok(Err(AuthFailure::Invalid));
-                    };
-                    if let Err(f) = check_live(&parent) {
-                        return Ok(Err(f));
-                    }
-                    principal_for(conn, &parent)
+        let username = Username::parse(&req.username)?;
+        let password = Password::parse(&req.password)?;
+        let display_name = match req.display_name.as_deref() {
+            Some(d) => parse_display_name(d)?,
+            None => username.as_str().to_string(),
+        };
+        let key = peer.unwrap_or("unknown");
+        self.register
+            .try_acquire(key)
+            .map_err(|wait| AppError::RateLimited {
+                message: "too many registrations from this address; try again later".into(),
+                retry_after: wait,
+            })?;
+        let hash = match self.hasher.hash(password.0).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                // Nothing was registered (the pool was busy): the attempt does not count.
+                self.register.release(key);
+                return Err(e);
+            }
+        };
+        let ttl = self.settings.token_ttl;
+        let result = self
+            .db
+            .call(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                let user = users::insert(
+                    &tx,
+                    username.as_str(),
+                    &display_name,
+                    Some(&hash),
+                    false,
+                    false,
+                )?;
+                let (token, expires_at) = mint_access(&tx, user.id, ttl)?;
+                tx.commit()?;
+                Ok(SessionGrant {
+                    token,
+                    expires_at,
+                    user,
                 })
-                .await
+            })
+            .await;
+        if let Err(AppError::Internal(_)) = result {
+            self.register.release(key);
+        }
+        result
+    }
+
+    /// Signs in. Unknown users and wrong passwords get the same answer, in about the same time.
+    /// Every attempt is counted per username before its password is checked, so at most
+    /// `login_max_failures` passwords are checked per window however many arrive at once. No
+    /// database connection is held while hashing: one short lookup, the check in the hashing pool,
+    /// then one short write for the token.
+    pub async fn login(&self, req: LoginRequest) -> AppResult<SessionGrant> {
+        let key = req.username.clone();
+        self.logins
+            .try_acquire(&key)
+            .map_err(|wait| AppError::RateLimited {
+                message: "too many failed logins for this username; try again later".into(),
+                retry_after: wait,
+            })?;
+        let user = match self.check_password(req).await {
+            Ok(Some(user)) => user,
+            // A checked, wrong password: the attempt stays counted.
+            Ok(None) => {
+                return Err(AppError::Unauthenticated(
+                    "invalid username or password".into(),
+                ))
+            }
+            // Never checked (pool busy, storage error): the attempt does not count.
+            Err(e) => {
+                self.logins.release(&key);
+                return Err(e);
+            }
+        };
+        self.logins.clear(&key);
+        let ttl = self.settings.token_ttl;
+        let user_id = user.id;
+        let (token, expires_at) = self
+            .db
+            .call(move |conn| mint_access(conn, user_id, ttl))
+            .await?;
+        Ok(SessionGrant {
+            token,
+            expires_at,
+            user,
+        })
+    }
+
+    /// The user whose password this is, or `None`; an unknown user is checked against the dummy
+    /// hash so that it costs the same.
+    async fn check_password(&self, req: LoginRequest) -> AppResult<Option<User>> {
+        let found = if req.username.len() <= 64 && req.password.len() <= 4096 {
+            let name = req.username;
+            self.db
+                .call(move |conn| users::by_username_with_hash(conn, &name))
+                .await?
+        } else {
+            None
+        };
+        let (user, phc) = match found {
+            Some((user, Some(hash))) => (Some(user), hash),
+            _ => (None, self.dummy_hash.to_string()),
+        };
+        let ok = self.hasher.verify(req.password, phc).await?;
+        Ok(user.filter(|_| ok))
+    }
+
+    /// Revokes the caller's token and closes every socket that uses it.
+    pub async fn logout(&self, who: &Principal) -> AppResult<()> {
+        let id = who.token_id;
+        self.db.call(move |conn| tokens::revoke(conn, id)).await?;
+        self.hub
+            .close_token(id, Close::unauthenticated(AuthFailure::Revoked));
+        Ok(())
+    }
+
+    /// Issues a new token for the caller and revokes the old one (closing its sockets).
+    pub async fn refresh(&self, who: &Principal) -> AppResult<TokenGrant> {
+        let (old, user_id, ttl) = (who.token_id, who.user.id, self.settings.token_ttl);
+        let grant = self
+            .db
+            .call(move |conn| {
+                let tx = crate::db::write_tx(conn)?;
+                tokens::revoke(&tx, old)?;
+                let (token, expires_at) = mint_access(&tx, user_id, ttl)?;
+                tx.commit()?;
+                Ok(TokenGrant { token, expires_at })
+            })
+            .await?;
+        self.hub
+            .close_token(old, Close::unauthenticated(AuthFailure::Revoked));
+        Ok(grant)
+    }
+
+    /// Mints a single-use WebSocket ticket bound to the caller's token.
+    pub async fn ws_ticket(&self, who: &Principal) -> AppResult<TicketGrant> {
+        let (parent, user_id) = (who.token_id, who.user.id);
+        let expires_at = Timestamp::now().plus(self.settings.ticket_ttl);
+        self.db
+            .call(move |conn| {
+                let value = token::random_token();
+                tokens::insert(
+                    conn,
+                    user_id,
+                    Kind::Ticket,
+                    &token::hash_token(&value),
+                    Some(parent),
+                    Some(expires_at),
+                )?;
+                if rand::random_range(0..100) == 0 {
+                    tokens::purge_stale_tickets(conn)?;
+                }
+                Ok(TicketGrant {
+                    ticket: value,
+                    expires_at,
+                })
+            })
+            .await
+    }
+
+    /// Resolves a credential. The outer error is a storage failure; the inner one says why the
+    /// credential was refused. A ticket is consumed by this call, whatever happens next.
+    pub async fn authenticate(
+        &self,
+        cred: Credential,
+    ) -> AppResult<Result<Principal, AuthFailure>> {
+        match cred {
+            Credential::None => Ok(Err(AuthFailure::Missing)),
+            Credential::Token(v) => {
+                self.db
+                    .call(move |conn| {
+                        match tokens::find(conn, Kind::Access, &token::hash_token(&v))? {
+                            None => Ok(Err(AuthFailure::Invalid)),
+                            Some(row) => match check_live(&row) {
+                                Err(f) => Ok(Err(f)),
+                                Ok(()) => principal_for(conn, &row),
+                            },
+                        }
+                    })
+                    .await
+            }
+            Credential::Guest(v) => {
+                self.db
+                    .call(move |conn| {
+                        match tokens::find(conn, Kind::Guest, &token::hash_token(&v))? {
+                            None => Ok(Err(AuthFailure::Invalid)),
+                            Some(row) => match check_live(&row) {
+                                Err(f) => Ok(Err(f)),
+                                Ok(()) => principal_for(conn, &row),
+                            },
+                        }
+                    })
+                    .await
+            }
+            Credential::Ticket(v) => {
+                self.db
+                    .call(move |conn| {
+                        let tx = crate::db::write_tx(conn)?;
+                        let Some(ticket) = tokens::find(&tx, Kind::Ticket, &token::hash_token(&v))?
+                        else {
+                            return Ok(Err(AuthFailure::Invalid));
+                        };
+                        if ticket.used_at.is_some() || !tokens::mark_used(&tx, ticket.id)? {
+                            return Ok(Err(AuthFailure::Invalid));
+                        }
+                        tx.commit()?;
+                        if let Err(f) = check_live(&ticket) {
+                            return Ok(Err(f));
+                        }
+                        let parent = match ticket.parent_id {
+                            Some(p) => tokens::by_id(conn, p)?,
+                            None => None,
+                        };
+                        let Some(parent) = parent else {
+                            return Ok(Err(AuthFailure::Invalid));
+                        };
+                        if let Err(f) = check_live(&parent) {
+                            return Ok(Err(f));
+                        }
+                        principal_for(conn, &parent)
+                    })
+                    .await
+            }
         }
     }
-}
 
-/// Resolves a credential or fails with `unauthenticated` (for REST).
-pub async fn require(state: &AppState, cred: Credential) -> AppResult<Principal> {
-    Ok(authenticate(state, cred).await??)
+    /// Resolves a credential or fails with `unauthenticated` (for REST).
+    pub async fn require(&self, cred: Credential) -> AppResult<Principal> {
+        Ok(self.authenticate(cred).await??)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn username_rules() {
-        assert!(Username::parse("ab").is_err());
-        assert!(Username::parse("abc").is_ok());
-        assert!(Username::parse("a.b-c_D9").is_ok());
-        assert!(Username::parse(&"x".repeat(33)).is_err());
-        assert!(Username::parse("bad name").is_err());
-        assert!(Username::parse("héllo").is_err());
-    }
-
-    #[test]
-    fn password_and_display_name_rules() {
-        assert!(Password::parse("1234567").is_err());
-        assert!(Password::parse("12345678").is_ok());
-        assert!(Password::parse(&"p".repeat(1025)).is_err());
-        assert_eq!(parse_display_name("  Ann  ").unwrap(), "Ann");
-        assert!(parse_display_name("   ").is_err());
-        assert!(parse_display_name("a\u{7}b").is_err());
-    }
 
     #[test]
     fn credential_debug_hides_secret() {

@@ -6,7 +6,7 @@
 //! (in id order, so every socket sees a room's messages in order), wakes long-polls, and only
 //! then answers the senders: a message is acknowledged only once it is durable.
 
-use super::{access, Actor, Write};
+use super::{access, audiences, Actor, Write};
 use crate::db::chat::{self, Message};
 use crate::db::notifications::Notification;
 use crate::db::Db;
@@ -42,6 +42,7 @@ enum Job {
 }
 
 /// Handle to the writer thread.
+#[derive(Clone)]
 pub struct MessageWriter {
     tx: mpsc::Sender<Job>,
 }
@@ -193,10 +194,5 @@ fn store_one(
     let members = chat::member_ids(tx, job.room_id)?;
     let notes =
         crate::notifications::for_message(tx, room.kind, &members, &job.actor.user, &message)?;
-    Ok((
-        message,
-        true,
-        super::audiences(room.kind, members, None),
-        notes,
-    ))
+    Ok((message, true, audiences(room.kind, members, None), notes))
 }

@@ -591,3 +591,11 @@ pub fn staff_mark_read(
     )?;
     Ok((last, unread))
 }
+/// The newest stored message id anywhere (0 when there is none).
+pub fn latest_message_id(conn: &Connection) -> AppResult<i64> {
+    Ok(
+        conn.query_row("SELECT COALESCE(max(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?,
+    )
+}

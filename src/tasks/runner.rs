@@ -1,25 +1,21 @@
 //! The task runner: starts queued tasks in order while there are free slots (overall and per
 //! user), runs each on a blocking thread, reports throttled progress, and records the end.
 
+use super::job::{Job, Progress, ProgressState};
 use super::kinds::{self, Output};
+use super::Shared;
 use crate::db::tasks::{self as store, Task};
 use crate::db::users::User;
 use crate::error::AppResult;
 use crate::hub::{Audience, Endpoint};
 use crate::metrics::Metrics;
 use crate::protocol::ServerMsg;
-use crate::state::AppState;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::Notify;
-
-/// Pushes at most this often per task (10 a second).
-const PUSH_EVERY: Duration = Duration::from_millis(100);
-/// Writes progress to the database at most this often per task.
-const STORE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct Slots {
@@ -28,7 +24,7 @@ struct Slots {
     running: HashMap<i64, Arc<AtomicBool>>,
 }
 
-/// Shared runner state (in [`AppState`]).
+/// The runner's slots (in the tasks service).
 pub struct Runner {
     max_total: usize,
     max_per_user: usize,
@@ -113,7 +109,7 @@ impl Runner {
 
 /// Recovers after a restart (running → interrupted) and starts the scheduler loop. The loop
 /// holds only a weak reference to the state, so it ends with the server.
-pub async fn start(state: &Arc<AppState>) -> AppResult<()> {
+pub(crate) async fn start(state: &Arc<Shared>) -> AppResult<()> {
     let interrupted = state
         .db
         .call(|c| {
@@ -141,7 +137,7 @@ pub async fn start(state: &Arc<AppState>) -> AppResult<()> {
     Ok(())
 }
 
-async fn schedule(weak: Weak<AppState>) {
+async fn schedule(weak: Weak<Shared>) {
     loop {
         let Some(state) = weak.upgrade() else { return };
         if state.runner.stopping.load(Ordering::Relaxed) {
@@ -157,7 +153,7 @@ async fn schedule(weak: Weak<AppState>) {
     }
 }
 
-async fn start_queued(state: &Arc<AppState>) -> AppResult<()> {
+async fn start_queued(state: &Arc<Shared>) -> AppResult<()> {
     let queued = state.db.call(|c| store::queued(c)).await?;
     for task in queued {
         let Some(flag) = state.runner.try_reserve(&task) else {
@@ -192,100 +188,7 @@ async fn start_queued(state: &Arc<AppState>) -> AppResult<()> {
     Ok(())
 }
 
-/// A running task as its kind sees it.
-pub struct Job {
-    /// Task id.
-    pub id: i64,
-    /// The owner.
-    pub user: User,
-    /// Accepted parameters.
-    pub params: Value,
-    /// Application state (for kinds that use other operations).
-    pub state: Arc<AppState>,
-    /// The async runtime, for kinds that call async operations from the blocking thread.
-    pub rt: tokio::runtime::Handle,
-    cancel: Arc<AtomicBool>,
-    progress: Progress,
-}
-
-impl Job {
-    /// Whether the task should stop now (cancelled, or the server is stopping).
-    pub fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-
-    /// The cancel flag, for kinds that hand a check to other code.
-    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
-        self.cancel.clone()
-    }
-
-    /// Reports progress (throttled: pushes at most 10 a second, stores at most once a second).
-    pub fn progress(&mut self, processed: i64, total: i64) {
-        self.progress.report(processed, total);
-    }
-
-    /// A progress callback that can be handed to other code.
-    pub fn reporter(&self) -> impl FnMut(i64, i64) {
-        let mut p = self.progress.clone();
-        move |done, total| p.report(done, total)
-    }
-}
-
-#[derive(Clone)]
-struct Progress {
-    inner: Arc<Mutex<ProgressState>>,
-    state: Arc<AppState>,
-}
-
-struct ProgressState {
-    task_id: i64,
-    user_id: i64,
-    percent: i64,
-    processed: i64,
-    total: i64,
-    last_push: Option<Instant>,
-    last_store: Instant,
-}
-
-impl Progress {
-    fn report(&mut self, processed: i64, total: i64) {
-        let slowdown = self.state.config.task_slowdown;
-        let mut p = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        // Never backwards; 100 only once the task has completed.
-        let percent = (processed.saturating_mul(100) / total.max(1)).clamp(0, 99);
-        p.percent = p.percent.max(percent);
-        p.processed = p.processed.max(processed);
-        p.total = total;
-        let now = Instant::now();
-        if p.last_push
-            .is_none_or(|t| now.duration_since(t) >= PUSH_EVERY)
-        {
-            p.last_push = Some(now);
-            self.state.hub.publish(
-                &Audience::user(Endpoint::Tasks, p.user_id),
-                &ServerMsg::TaskProgress {
-                    task_id: p.task_id,
-                    progress: p.percent,
-                    processed: p.processed,
-                    total: p.total,
-                },
-            );
-        }
-        if now.duration_since(p.last_store) >= STORE_EVERY {
-            p.last_store = now;
-            let (id, pct, done, total) = (p.task_id, p.percent, p.processed, p.total);
-            if let Ok(c) = self.state.db.conn() {
-                let _ = store::set_progress(&c, id, pct, done, total);
-            }
-        }
-        drop(p);
-        if !slowdown.is_zero() {
-            std::thread::sleep(slowdown);
-        }
-    }
-}
-
-async fn run(state: Arc<AppState>, task: Task, user: User, cancel: Arc<AtomicBool>) {
+async fn run(state: Arc<Shared>, task: Task, user: User, cancel: Arc<AtomicBool>) {
     let Some(kind) = kinds::find(&task.kind) else {
         finish(
             &state,
@@ -306,13 +209,15 @@ async fn run(state: Arc<AppState>, task: Task, user: User, cancel: Arc<AtomicBoo
             last_push: None,
             last_store: Instant::now(),
         })),
-        state: state.clone(),
+        hub: state.hub.clone(),
+        db: state.db.clone(),
+        slowdown: state.slowdown,
     };
     let mut job = Job {
         id: task.id,
         user,
         params: task.params.clone(),
-        state: state.clone(),
+        chat: state.chat.clone(),
         rt: tokio::runtime::Handle::current(),
         cancel: cancel.clone(),
         progress,
@@ -325,7 +230,7 @@ async fn run(state: Arc<AppState>, task: Task, user: User, cancel: Arc<AtomicBoo
 }
 
 async fn finish(
-    state: &Arc<AppState>,
+    state: &Arc<Shared>,
     task: &Task,
     outcome: Result<Output, String>,
     cancel: &AtomicBool,

@@ -1,10 +1,8 @@
 //! What is decided before and at the upgrade: the Origin check and which credential the
 //! client presented.
 
-use crate::auth::Credential;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::hub::Endpoint;
 use actix_web::http::header;
 use actix_web::HttpRequest;
 
@@ -45,69 +43,9 @@ pub fn origin_allowed(origin: &str, host: &str, extra: &[String]) -> bool {
     }
 }
 
-/// The credential of a handshake, first match wins: `?ticket=`, `?token=` / `?access=`,
-/// `Sec-WebSocket-Protocol: bearer, <token>`, `Authorization: Bearer <token>`; on the support
-/// endpoint, finally `?guest=`.
-pub fn credential(req: &HttpRequest, endpoint: Endpoint) -> Credential {
-    let query = query_pairs(req.query_string());
-    let get = |name: &str| {
-        query
-            .iter()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-    };
-    if let Some(t) = get("ticket") {
-        return Credential::Ticket(t);
-    }
-    if let Some(t) = get("token").or_else(|| get("access")) {
-        return Credential::Token(t);
-    }
-    if let Some(t) = protocol_token(req) {
-        return Credential::Token(t);
-    }
-    if let Some(t) = bearer_header(req) {
-        return Credential::Token(t);
-    }
-    if endpoint == Endpoint::Support {
-        if let Some(g) = get("guest") {
-            return Credential::Guest(g);
-        }
-    }
-    Credential::None
-}
-
-fn query_pairs(qs: &str) -> Vec<(String, String)> {
-    actix_web::web::Query::<Vec<(String, String)>>::from_query(qs)
-        .map(|q| q.into_inner())
-        .unwrap_or_default()
-}
-
-/// The token after `bearer` in `Sec-WebSocket-Protocol`.
-fn protocol_token(req: &HttpRequest) -> Option<String> {
-    let mut items = req
-        .headers()
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim);
-    items.find(|p| p.eq_ignore_ascii_case("bearer"))?;
-    items.next().filter(|t| !t.is_empty()).map(str::to_string)
-}
-
-/// The token of `Authorization: Bearer <token>` or `Authorization: Token <token>`.
-pub fn bearer_header(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
-        .then(|| token.to_string())
-        .filter(|t| !t.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
     #[test]
     fn origin_rules() {
@@ -133,49 +71,5 @@ mod tests {
             "127.0.0.1:8080",
             &["http://app.example/".into()]
         ));
-    }
-
-    #[test]
-    fn credential_precedence() {
-        let req = TestRequest::get()
-            .uri("/ws/chat/?token=t1&ticket=k1")
-            .insert_header(("Authorization", "Bearer h1"))
-            .to_http_request();
-        assert_eq!(
-            credential(&req, Endpoint::Chat),
-            Credential::Ticket("k1".into())
-        );
-        let req = TestRequest::get()
-            .uri("/ws/chat/?access=a1")
-            .to_http_request();
-        assert_eq!(
-            credential(&req, Endpoint::Chat),
-            Credential::Token("a1".into())
-        );
-        let req = TestRequest::get()
-            .uri("/ws/chat/")
-            .insert_header(("Sec-WebSocket-Protocol", "bearer, p1"))
-            .insert_header(("Authorization", "Token h1"))
-            .to_http_request();
-        assert_eq!(
-            credential(&req, Endpoint::Chat),
-            Credential::Token("p1".into())
-        );
-        let req = TestRequest::get()
-            .uri("/ws/chat/")
-            .insert_header(("Authorization", "Token h1"))
-            .to_http_request();
-        assert_eq!(
-            credential(&req, Endpoint::Chat),
-            Credential::Token("h1".into())
-        );
-        let req = TestRequest::get()
-            .uri("/ws/chat/?guest=g")
-            .to_http_request();
-        assert_eq!(credential(&req, Endpoint::Chat), Credential::None);
-        assert_eq!(
-            credential(&req, Endpoint::Support),
-            Credential::Guest("g".into())
-        );
     }
 }

@@ -8,9 +8,10 @@ pub mod handshake;
 pub mod session;
 pub mod tcp_link;
 
+use crate::app::AppState;
+use crate::auth::credential::{credential, Via};
 use crate::error::AppError;
 use crate::hub::Endpoint;
-use crate::state::AppState;
 use actix_web::error::PayloadError;
 use actix_web::{dev, web, FromRequest, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -30,7 +31,7 @@ async fn upgrade(
     handshake::check_origin(&req, &state.config)?;
     let hs = session::Handshake {
         endpoint,
-        credential: handshake::credential(&req, endpoint),
+        credential: credential(&req, Via::Handshake, endpoint == Endpoint::Support),
         path_user,
         peer: req.peer_addr().map(|a| a.ip().to_string()),
         tcp: req

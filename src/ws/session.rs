@@ -2,12 +2,13 @@
 //! (requests, heartbeat, token expiry, flood control) and the writer task (the only code that
 //! touches the `Session`, draining the connection's bounded queue).
 
-use crate::auth::{self, AuthFailure, Credential, Principal};
+use crate::app::AppState;
+use crate::auth::{AuthFailure, Credential, Principal};
 use crate::error::AppError;
-use crate::hub::{Close, Conn, Endpoint, Outbound};
+use crate::hub::{Conn, Endpoint, Outbound};
 use crate::metrics::Metrics;
+use crate::protocol::Close;
 use crate::protocol::{self, ClientMsg, GuestInfo, Limits, ServerMsg};
-use crate::state::AppState;
 use crate::time::Timestamp;
 use crate::ws::flood::Flood;
 use crate::ws::frame_guard::Tripped;
@@ -105,7 +106,7 @@ pub async fn run(
         principal,
         conn,
     };
-    match super::dispatch::on_connect(&ctx).await {
+    match super::dispatch::on_connect(&ctx.state, ctx.conn.endpoint, &ctx.principal.user).await {
         Ok(frames) => {
             for f in frames {
                 ctx.conn.send_now(Outbound::Text(f.frame(None)));
@@ -129,7 +130,7 @@ async fn authenticate(
     hs: &Handshake,
 ) -> Result<(Principal, Option<String>), Close> {
     if hs.endpoint == Endpoint::Support && hs.credential == Credential::None {
-        return match crate::support::create_guest(state, hs.peer.as_deref()).await {
+        return match state.support.create_guest(hs.peer.as_deref()).await {
             Ok((p, token)) => Ok((p, Some(token))),
             Err(AppError::RateLimited { retry_after, .. }) => Err(Close::rate_limited(
                 "too many new visitors from this address",
@@ -138,7 +139,7 @@ async fn authenticate(
             Err(_) => Err(Close::plain(1011, "internal error")),
         };
     }
-    match auth::authenticate(state, hs.credential.clone()).await {
+    match state.auth.authenticate(hs.credential.clone()).await {
         Ok(Ok(p)) => Ok((p, None)),
         Ok(Err(why)) => Err(Close::unauthenticated(why)),
         Err(_) => Err(Close::plain(1011, "internal error")),
@@ -402,7 +403,16 @@ async fn handle_text(ctx: &mut Ctx, text: &str) -> Option<Close> {
             "unknown type '{}'",
             req.kind
         ))),
-        other => super::dispatch::handle(ctx, &req.kind, other).await,
+        other => {
+            super::dispatch::handle(
+                &ctx.state,
+                ctx.conn.endpoint,
+                &ctx.principal.user,
+                &req.kind,
+                other,
+            )
+            .await
+        }
     };
     match result {
         Ok(Some(msg)) => reply(ctx, msg, rid),
@@ -425,7 +435,7 @@ async fn reauthenticate(
         _ => Credential::None,
     };
     let refused = |reason: &str| Some(Close::unauthenticated_reply(reason, rid));
-    match auth::authenticate(&ctx.state, cred).await {
+    match ctx.state.auth.authenticate(cred).await {
         Ok(Ok(p)) if p.user.id == ctx.principal.user.id => {
             ctx.conn.set_token_id(p.token_id);
             let expires_at = p.expires_at;

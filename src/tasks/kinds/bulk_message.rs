@@ -3,9 +3,10 @@
 //! each is stored, pushed live and deduplicated like any other message).
 
 use super::{Kind, Output};
-use crate::chat::{self, Actor};
+use crate::chat::Actor;
 use crate::error::{AppError, AppResult};
-use crate::tasks::runner::Job;
+use crate::protocol::chat::{OpenDirect, SendMessage};
+use crate::tasks::job::Job;
 use serde_json::{json, Value};
 
 /// The kind.
@@ -24,7 +25,7 @@ impl Kind for BulkMessage {
             .get("content")
             .and_then(Value::as_str)
             .ok_or_else(|| AppError::field("content", "is required"))?;
-        chat::check_content(content)?;
+        crate::chat::check_content(content)?;
         let room_ids: Vec<i64> = match params.get("room_ids") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(a)) => a
@@ -77,7 +78,7 @@ impl Kind for BulkMessage {
             user: job.user.clone(),
             staff_console: false,
         };
-        let state = job.state.clone();
+        let chat = job.chat.clone();
         let task_id = job.id;
         let mut sent = 0;
         let mut failed = Vec::new();
@@ -98,19 +99,18 @@ impl Kind for BulkMessage {
                 let room_id = match (room, user) {
                     (Some(r), _) => r,
                     (None, Some(u)) => {
-                        chat::open_direct(&state, &actor, chat::OpenDirect { username: u })
+                        chat.open_direct(&actor, OpenDirect { username: u })
                             .await?
                             .id
                     }
                     _ => return Err(AppError::invalid("no target")),
                 };
-                let req = chat::SendMessage {
-                    room_id,
+                let req = SendMessage {
                     content: content.clone(),
                     // Stable per task and target: a rerun never posts twice.
                     client_id: Some(format!("task-{task_id}-{label}")),
                 };
-                chat::send_message(&state, &actor, req).await.map(|_| ())
+                chat.send_message(&actor, room_id, req).await.map(|_| ())
             });
             match outcome {
                 Ok(()) => sent += 1,

@@ -3,8 +3,8 @@
 
 use super::{Kind, Output};
 use crate::error::{AppError, AppResult};
+use crate::tasks::job::Job;
 use crate::tasks::nanp;
-use crate::tasks::runner::Job;
 use serde_json::{json, Value};
 
 /// The kind.

@@ -5,7 +5,7 @@ mod bulk_message;
 mod generate_numbers;
 mod validate_numbers;
 
-use super::runner::Job;
+use super::job::Job;
 use crate::error::AppResult;
 use serde_json::Value;
 

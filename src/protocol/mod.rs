@@ -1,13 +1,22 @@
 //! The typed WebSocket protocol: client frames are one serde enum tagged by `type`
 //! ([`ClientMsg`]), server frames another ([`ServerMsg`]). Every server frame is wrapped with
 //! `request_id` and `timestamp` by [`ServerMsg::frame`], the only place frames are serialized.
+//! Every request body and reply type lives here, below the services that use them.
 
-use crate::chat;
+pub mod args;
+pub mod chat;
+pub mod close;
+pub mod rest;
+pub mod tasks;
+
+pub use args::{Args, Ids};
+pub use close::Close;
+
 use crate::db::chat::{Message, Room};
 use crate::db::notifications::Notification;
 use crate::db::tasks::Task;
 use crate::db::users::{User, UserRef};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::time::Timestamp;
 use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
@@ -273,6 +282,16 @@ impl ServerMsg {
         }
     }
 
+    /// The REST body of a reply: the frame's fields without `type` (and without the
+    /// `request_id` and `timestamp` that [`ServerMsg::frame`] adds).
+    pub fn body(&self) -> AppResult<Vec<u8>> {
+        let mut value = serde_json::to_value(self)?;
+        if let Value::Object(fields) = &mut value {
+            fields.remove("type");
+        }
+        Ok(serde_json::to_vec(&value)?)
+    }
+
     /// The `error` frame for a recoverable failure.
     pub fn error(e: &AppError) -> ServerMsg {
         if e.is_internal() {
@@ -290,7 +309,7 @@ impl ServerMsg {
     }
 }
 
-/// Every frame a client may send (each endpoint accepts a subset).
+/// Every frame a client may send (each endpoint accepts a subset; `ops` declares which).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
@@ -304,43 +323,43 @@ pub enum ClientMsg {
         ticket: Option<String>,
     },
     /// `get_room_list`
-    GetRoomList,
+    GetRoomList(Args<chat::NoBody>),
     /// `get_room {room_id}`
-    GetRoom(chat::RoomRef),
+    GetRoom(Args<chat::NoBody>),
     /// `create_room {name, is_public?, members?}`
-    CreateRoom(chat::CreateRoom),
+    CreateRoom(Args<chat::CreateRoom>),
     /// `open_direct {username}`
-    OpenDirect(chat::OpenDirect),
+    OpenDirect(Args<chat::OpenDirect>),
     /// `get_public_rooms {query?, limit?}`
-    GetPublicRooms(chat::PublicRooms),
+    GetPublicRooms(Args<chat::PublicRooms>),
     /// `join_room {room_id}`
-    JoinRoom(chat::RoomRef),
+    JoinRoom(Args<chat::NoBody>),
     /// `leave_room {room_id}`
-    LeaveRoom(chat::RoomRef),
+    LeaveRoom(Args<chat::NoBody>),
     /// `add_member {room_id, username}`
-    AddMember(chat::AddMember),
+    AddMember(Args<chat::AddMember>),
     /// `get_messages {room_id, before?, after?, limit?}`
-    GetMessages(chat::GetMessages),
+    GetMessages(Args<chat::GetMessages>),
     /// `send_message {room_id, content, client_id?}`
-    SendMessage(chat::SendMessage),
+    SendMessage(Args<chat::SendMessage>),
     /// `edit_message {message_id, content}`
-    EditMessage(chat::EditMessage),
+    EditMessage(Args<chat::EditMessage>),
     /// `delete_message {message_id}`
-    DeleteMessage(chat::MessageRef),
+    DeleteMessage(Args<chat::NoBody>),
     /// `mark_read {room_id, message_id?}`
-    MarkRead(chat::MarkRead),
+    MarkRead(Args<chat::MarkRead>),
     /// `typing {room_id, is_typing}`
-    Typing(chat::Typing),
+    Typing(Args<chat::Typing>),
     /// `sync {after, limit?}`
-    Sync(chat::Sync),
+    Sync(Args<chat::Sync>),
     /// `start_task {kind, params}`
-    StartTask(crate::tasks::StartTask),
+    StartTask(Args<tasks::StartTask>),
     /// `get_tasks {status?, limit?}`
-    GetTasks(crate::tasks::GetTasks),
+    GetTasks(Args<tasks::GetTasks>),
     /// `get_task {task_id}`
-    GetTask(crate::tasks::TaskRef),
+    GetTask(Args<chat::NoBody>),
     /// `cancel_task {task_id}`
-    CancelTask(crate::tasks::TaskRef),
+    CancelTask(Args<chat::NoBody>),
     /// Anything else: answered with `unknown_type`.
     #[serde(other)]
     Unknown,
@@ -439,9 +458,7 @@ mod tests {
 
     #[test]
     fn closing_error_frame_has_close_fields() {
-        let f = crate::hub::Close::unauthenticated(crate::auth::AuthFailure::Expired)
-            .last_frame
-            .unwrap();
+        let f = Close::unauthenticated("expired token").last_frame.unwrap();
         let v: Value = serde_json::from_str(&f).unwrap();
         assert_eq!(v["type"], "error");
         assert_eq!(v["code"], "unauthenticated");

@@ -1,0 +1,113 @@
+//! The composition root: builds every service from the configuration, each with only the
+//! handles it uses, and holds them for the transports.
+
+use crate::auth::hasher::Hasher;
+use crate::auth::throttle::Throttle;
+use crate::auth::{Auth, AuthSettings};
+use crate::chat::Chat;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::AppResult;
+use crate::hub::{Hub, LocalHub};
+use crate::metrics::Metrics;
+use crate::notifications::Notifications;
+use crate::rate::UserBuckets;
+use crate::support::Support;
+use crate::tasks::{TaskLimits, Tasks};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The application: the services and what the transports need besides them. Behind
+/// `web::Data<AppState>` in the HTTP server.
+pub struct AppState {
+    /// The configuration the server was started with.
+    pub config: Config,
+    /// The database (the health check, backups and tests reach it directly).
+    pub db: Db,
+    /// WebSocket fan-out.
+    pub hub: Arc<dyn Hub>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// When the server started.
+    pub started: Instant,
+    /// Accounts and credentials.
+    pub auth: Auth,
+    /// Rooms and messages.
+    pub chat: Chat,
+    /// Support conversations.
+    pub support: Support,
+    /// Background tasks.
+    pub tasks: Tasks,
+    /// The notification inbox.
+    pub notifications: Notifications,
+    /// REST write rate, per user (`rest_writes_per_second`, taken by the REST transport).
+    pub rest_writes: UserBuckets,
+}
+
+impl AppState {
+    /// Builds the services over an open database: the hub, the hashing pool, the chat
+    /// service (and its message writer), support, tasks (and the runner, which recovers tasks
+    /// left running by the last shutdown).
+    pub async fn build(config: Config, db: Db) -> AppResult<AppState> {
+        let hub: Arc<dyn Hub> = Arc::new(LocalHub::new(config.max_connections_per_user));
+        let metrics = Arc::new(Metrics::default());
+        let hasher = Hasher::start(
+            config.hash_workers,
+            config.hash_queue,
+            config.argon2_memory_kib,
+        )
+        .map_err(|e| crate::error::AppError::Internal(format!("hashing pool: {e}")))?;
+        let auth = Auth::start(
+            db.clone(),
+            hub.clone(),
+            hasher,
+            Throttle::new(config.login_max_failures, config.login_window),
+            Throttle::new(config.register_max_per_window, config.register_window),
+            AuthSettings {
+                registration_open: config.registration_open,
+                token_ttl: config.token_ttl,
+                ticket_ttl: config.ticket_ttl,
+            },
+        )
+        .await?;
+        let chat = Chat::start(
+            db.clone(),
+            hub.clone(),
+            metrics.clone(),
+            config.rooms_per_hour,
+        )
+        .await?;
+        let support = Support::new(
+            chat.clone(),
+            db.clone(),
+            config.guest_max_per_window,
+            config.guest_window,
+        );
+        let tasks = Tasks::start_service(
+            db.clone(),
+            hub.clone(),
+            chat.clone(),
+            metrics.clone(),
+            TaskLimits {
+                workers: config.task_workers,
+                per_user: config.task_per_user,
+                max_active: config.max_active_tasks_per_user,
+                slowdown: config.task_slowdown,
+            },
+        )
+        .await?;
+        Ok(AppState {
+            notifications: Notifications::new(db.clone()),
+            rest_writes: UserBuckets::new(config.rest_writes_per_second),
+            started: Instant::now(),
+            auth,
+            chat,
+            support,
+            tasks,
+            hub,
+            metrics,
+            db,
+            config,
+        })
+    }
+}

@@ -1,0 +1,303 @@
+//! Room operations: listing, creating, direct rooms, public rooms, joining, leaving, members.
+
+use super::access::check_room_name;
+use super::{access, audiences, Actor, Chat, Read, Write, MAX_MEMBERS_AT_CREATION};
+use crate::db::chat::{self as store, Room, RoomInfo, RoomKind};
+use crate::db::users::{self, User};
+use crate::db::{self};
+use crate::error::{page_limit, AppError, AppResult};
+use crate::hub::{Audience, Endpoint};
+use crate::protocol::chat::{AddMember, CreateRoom, OpenDirect, PublicRooms};
+use crate::protocol::ServerMsg;
+use rusqlite::Connection;
+
+fn view(conn: &Connection, actor: &Actor, room: &RoomInfo) -> AppResult<Room> {
+    let staff_view = actor.staff_console && room.kind == RoomKind::Support;
+    store::room_view(conn, room.id, actor.user.id, staff_view)?
+        .ok_or_else(|| AppError::not_found("room"))
+}
+
+fn resolve_usernames(conn: &Connection, names: &[String], field: &str) -> AppResult<Vec<User>> {
+    let mut found = Vec::new();
+    let mut unknown = Vec::new();
+    for n in names {
+        match users::by_username(conn, n)? {
+            Some(u) => found.push(u),
+            None => unknown.push(n.as_str()),
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(AppError::field(
+            field,
+            format!("unknown user(s): {}", unknown.join(", ")),
+        ));
+    }
+    Ok(found)
+}
+
+impl Chat {
+    /// The caller's group and direct rooms, most recent activity first.
+    pub async fn room_list(&self, actor: &Actor) -> AppResult<Vec<Room>> {
+        let uid = actor.user.id;
+        self.db
+            .call(move |c| store::rooms_of(c, uid, &[RoomKind::Group, RoomKind::Direct]))
+            .await
+    }
+
+    /// One room the caller may read.
+    pub async fn get_room(&self, actor: &Actor, room_id: i64) -> AppResult<Room> {
+        let actor = actor.clone();
+        self.db
+            .call(move |c| {
+                let room = access(c, &actor, room_id, Read)?;
+                view(c, &actor, &room)
+            })
+            .await
+    }
+
+    /// Pushes `room_updated` to each listed user, with the room as that user sees it.
+    async fn push_room_to(&self, room_id: i64, users: Vec<i64>) -> AppResult<()> {
+        let views = self
+            .db
+            .call(move |c| {
+                let mut out = Vec::new();
+                for u in users {
+                    if let Some(r) = store::room_view(c, room_id, u, false)? {
+                        out.push((u, r));
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        for (user, room) in views {
+            self.hub.publish(
+                &Audience::user(Endpoint::Chat, user),
+                &ServerMsg::RoomUpdated { room },
+            );
+        }
+        Ok(())
+    }
+
+    /// Creates a group room with the caller and the listed members (at most
+    /// [`MAX_MEMBERS_AT_CREATION`]). Each user creates at most `rooms_per_hour` group rooms in a
+    /// window of [`ROOMS_WINDOW`] that starts with their first one; beyond, `rate_limited` until
+    /// the window ends. Only rooms actually created count (a refused request gives its place back).
+    /// Direct rooms do not count: there is one per pair of users, made by `open_direct`.
+    pub async fn create_room(&self, actor: &Actor, req: CreateRoom) -> AppResult<Room> {
+        let name = check_room_name(&req.name)?;
+        if req.members.len() > MAX_MEMBERS_AT_CREATION {
+            return Err(AppError::field(
+                "members",
+                format!("at most {MAX_MEMBERS_AT_CREATION} usernames"),
+            ));
+        }
+        let key = actor.user.id.to_string();
+        self.rooms
+            .try_acquire(&key)
+            .map_err(|wait| AppError::RateLimited {
+                message: format!(
+                    "at most {} new rooms per hour; try again later",
+                    self.rooms_per_hour
+                ),
+                retry_after: wait,
+            })?;
+        let actor2 = actor.clone();
+        let created = self
+            .db
+            .call(move |c| {
+                let tx = db::write_tx(c)?;
+                let others = resolve_usernames(&tx, &req.members, "members")?;
+                let id = store::insert_room(
+                    &tx,
+                    &name,
+                    RoomKind::Group,
+                    req.is_public,
+                    Some(actor2.user.id),
+                    None,
+                    None,
+                )?;
+                store::add_member(&tx, id, actor2.user.id)?;
+                for u in &others {
+                    store::add_member(&tx, id, u.id)?;
+                }
+                let members = store::member_ids(&tx, id)?;
+                let room = store::room_view(&tx, id, actor2.user.id, false)?
+                    .ok_or_else(|| AppError::Internal("room vanished".into()))?;
+                tx.commit()?;
+                Ok((room, members))
+            })
+            .await;
+        let (room, members) = match created {
+            Ok(created) => created,
+            Err(e) => {
+                self.rooms.release(&key);
+                return Err(e);
+            }
+        };
+        let others: Vec<i64> = members
+            .into_iter()
+            .filter(|&m| m != actor.user.id)
+            .collect();
+        self.push_room_to(room.id, others).await?;
+        Ok(room)
+    }
+
+    /// The direct room between the caller and `username`, created on first use.
+    pub async fn open_direct(&self, actor: &Actor, req: OpenDirect) -> AppResult<Room> {
+        let me = actor.user.clone();
+        let (room, created, other) = self
+            .db
+            .call(move |c| {
+                let tx = db::write_tx(c)?;
+                let Some(other) = users::by_username(&tx, &req.username)? else {
+                    return Err(AppError::field("username", "unknown user"));
+                };
+                if other.id == me.id {
+                    return Err(AppError::field(
+                        "username",
+                        "cannot open a direct room with yourself",
+                    ));
+                }
+                let key = format!("{}:{}", me.id.min(other.id), me.id.max(other.id));
+                let (id, created) = match store::direct_room(&tx, &key)? {
+                    Some(id) => (id, false),
+                    None => {
+                        let name = format!("{} & {}", me.username, other.username);
+                        let id = store::insert_room(
+                            &tx,
+                            &name,
+                            RoomKind::Direct,
+                            false,
+                            Some(me.id),
+                            Some(&key),
+                            None,
+                        )?;
+                        store::add_member(&tx, id, me.id)?;
+                        store::add_member(&tx, id, other.id)?;
+                        (id, true)
+                    }
+                };
+                let room = store::room_view(&tx, id, me.id, false)?
+                    .ok_or_else(|| AppError::Internal("room vanished".into()))?;
+                tx.commit()?;
+                Ok((room, created, other.id))
+            })
+            .await?;
+        if created {
+            self.push_room_to(room.id, vec![other]).await?;
+        }
+        Ok(room)
+    }
+
+    /// Public group rooms by name match, most active first.
+    pub async fn public_rooms(&self, actor: &Actor, req: PublicRooms) -> AppResult<Vec<Room>> {
+        let limit = page_limit(req.limit)?;
+        let query = req.query.unwrap_or_default();
+        if query.chars().count() > 100 {
+            return Err(AppError::field("query", "at most 100 characters"));
+        }
+        let uid = actor.user.id;
+        self.db
+            .call(move |c| store::public_rooms(c, uid, query.trim(), limit))
+            .await
+    }
+
+    /// Joins a public group room (idempotent).
+    pub async fn join_room(&self, actor: &Actor, room_id: i64) -> AppResult<Room> {
+        let me = actor.user.clone();
+        let (room, joined, members) = self
+            .db
+            .call(move |c| {
+                let tx = db::write_tx(c)?;
+                let info = store::room_info(&tx, room_id)?;
+                let Some(info) = info.filter(|r| r.kind == RoomKind::Group) else {
+                    return Err(AppError::not_found("room"));
+                };
+                let member = store::is_member(&tx, info.id, me.id)?;
+                if !member && !info.is_public {
+                    return Err(AppError::not_found("room"));
+                }
+                let joined = !member && store::add_member(&tx, info.id, me.id)?;
+                let members = store::member_ids(&tx, info.id)?;
+                let room = store::room_view(&tx, info.id, me.id, false)?
+                    .ok_or_else(|| AppError::Internal("room vanished".into()))?;
+                tx.commit()?;
+                Ok((room, joined, members))
+            })
+            .await?;
+        if joined {
+            self.publish(
+                &audiences(RoomKind::Group, members, None),
+                &ServerMsg::MemberJoined {
+                    room_id: room.id,
+                    user: actor.user.clone(),
+                },
+            );
+        }
+        Ok(room)
+    }
+
+    /// Leaves a group room.
+    pub async fn leave_room(&self, actor: &Actor, room_id: i64) -> AppResult<i64> {
+        let actor2 = actor.clone();
+        let (info, members) = self
+            .db
+            .call(move |c| {
+                let tx = db::write_tx(c)?;
+                let info = access(&tx, &actor2, room_id, Write)?;
+                if info.kind != RoomKind::Group {
+                    return Err(AppError::Forbidden("only group rooms can be left".into()));
+                }
+                let mut members = store::member_ids(&tx, info.id)?;
+                store::remove_member(&tx, info.id, actor2.user.id)?;
+                tx.commit()?;
+                // The leaver's own sockets hear it too (other tabs drop the room).
+                members.sort_unstable();
+                Ok((info, members))
+            })
+            .await?;
+        self.publish(
+            &audiences(info.kind, members, None),
+            &ServerMsg::MemberLeft {
+                room_id: info.id,
+                user: actor.user.clone(),
+            },
+        );
+        Ok(info.id)
+    }
+
+    /// Adds a member to a group room the caller belongs to (idempotent).
+    pub async fn add_member(&self, actor: &Actor, room_id: i64, req: AddMember) -> AppResult<User> {
+        let actor2 = actor.clone();
+        let (user, added, members) = self
+            .db
+            .call(move |c| {
+                let tx = db::write_tx(c)?;
+                let info = access(&tx, &actor2, room_id, Write)?;
+                if info.kind != RoomKind::Group {
+                    return Err(AppError::Forbidden(
+                        "members can only be added to group rooms".into(),
+                    ));
+                }
+                let Some(user) = users::by_username(&tx, &req.username)? else {
+                    return Err(AppError::field("username", "unknown user"));
+                };
+                let added = store::add_member(&tx, info.id, user.id)?;
+                let members = store::member_ids(&tx, info.id)?;
+                tx.commit()?;
+                Ok((user, added, members))
+            })
+            .await?;
+        if added {
+            self.publish(
+                &audiences(RoomKind::Group, members, None),
+                &ServerMsg::MemberJoined {
+                    room_id,
+                    user: user.clone(),
+                },
+            );
+            self.push_room_to(room_id, vec![user.id]).await?;
+        }
+        Ok(user)
+    }
+}
