@@ -80,7 +80,7 @@ async fn serve(
 
 /// Registers the REST route of every declared operation, in declaration order.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for route in ops::rest_routes() {
+    for route in ops::table::rest_routes() {
         let method = match route.method {
             Method::Get => web::get(),
             Method::Post => web::post(),

@@ -106,9 +106,9 @@ impl Db {
             // The memdb VFS with a name starting with '/' is shared by name within the process
             // and uses normal locking.
             let name = format!(
-                "file:/hearth-{}-{}?vfs=memdb",
+                "file:/hearth-{}-{:016x}?vfs=memdb",
                 std::process::id(),
-                crate::auth::token::random_token()
+                rand::random::<u64>()
             );
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE

@@ -1,5 +1,5 @@
 //! Operations as both transports see them: each is declared once in [`table`], and the
-//! WebSocket dispatch ([`dispatch`]) and the REST routes ([`rest_routes`]) are both generated
+//! WebSocket dispatch (`table::dispatch`) and the REST routes (`table::rest_routes`) are both generated
 //! from that declaration by [`operations!`](crate::operations), so neither can drift from the
 //! other.
 //!
@@ -20,8 +20,6 @@ use crate::protocol::{Ids, ServerMsg};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-
-pub use table::{dispatch, rest_routes};
 
 /// Which transport an operation was called over (for the rare difference, e.g. `sync`'s
 /// long-poll `wait`, which only REST honours).

@@ -31,7 +31,7 @@ pub async fn handle(
     kind: &str,
     msg: ClientMsg,
 ) -> AppResult<Option<ServerMsg>> {
-    match crate::ops::dispatch(app, endpoint, user, msg).await {
+    match crate::ops::table::dispatch(app, endpoint, user, msg).await {
         Ok(reply) => Ok(reply.msg),
         Err(AppError::UnknownType(_)) => Err(AppError::UnknownType(format!(
             "'{kind}' is not handled on this endpoint"
