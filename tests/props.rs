@@ -661,7 +661,7 @@ proptest! {
 /// `ClientMsg` (but `Unknown`), read from the source.
 #[test]
 fn known_types_match_client_msg() {
-    let src = include_str!("../src/protocol/mod.rs");
+    let src = include_str!("../src/protocol/client.rs");
     let start = src
         .find("pub enum ClientMsg {")
         .expect("ClientMsg in protocol.rs");
