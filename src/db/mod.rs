@@ -7,6 +7,7 @@ pub mod backup;
 pub mod chat;
 pub mod health;
 pub mod notifications;
+pub mod store;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
