@@ -6,6 +6,7 @@ use crate::auth::throttle::Throttle;
 use crate::auth::{Auth, AuthSettings};
 use crate::chat::Chat;
 use crate::config::Config;
+use crate::db::store::Store;
 use crate::db::Db;
 use crate::error::AppResult;
 use crate::hub::{Hub, LocalHub};
@@ -57,8 +58,9 @@ impl AppState {
             config.argon2_memory_kib,
         )
         .map_err(|e| crate::error::AppError::Internal(format!("hashing pool: {e}")))?;
+        let store = Store::from(db.clone());
         let auth = Auth::start(
-            db.clone(),
+            store.clone(),
             hub.clone(),
             hasher,
             Throttle::new(config.login_max_failures, config.login_window),
@@ -71,7 +73,7 @@ impl AppState {
         )
         .await?;
         let chat = Chat::start(
-            db.clone(),
+            store.clone(),
             hub.clone(),
             metrics.clone(),
             config.rooms_per_hour,
@@ -79,7 +81,7 @@ impl AppState {
         .await?;
         let support = Support::new(
             chat.clone(),
-            db.clone(),
+            store.clone(),
             config.guest_max_per_window,
             config.guest_window,
         );
@@ -97,7 +99,7 @@ impl AppState {
         )
         .await?;
         Ok(AppState {
-            notifications: Notifications::new(db.clone()),
+            notifications: Notifications::new(store.clone()),
             rest_writes: UserBuckets::new(config.rest_writes_per_second),
             started: Instant::now(),
             auth,

@@ -2,14 +2,13 @@
 //! one belongs to, and the end of one's own task; stored, then pushed on `/ws/notifications/`.
 
 use crate::db::chat::{Message, RoomKind};
-use crate::db::notifications::{self as store, Notification};
+use crate::db::notifications::Notification;
+use crate::db::store::{Store, Tx};
 use crate::db::tasks::Task;
-use crate::db::users::{self, User};
-use crate::db::Db;
+use crate::db::users::User;
 use crate::error::{page_limit, AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Hub};
 use crate::protocol::ServerMsg;
-use rusqlite::Connection;
 use serde_json::json;
 
 const PREVIEW_CHARS: usize = 140;
@@ -46,7 +45,7 @@ pub fn mentions(content: &str) -> Vec<String> {
 
 /// Stores the notifications a new message causes (inside the message's transaction).
 pub fn for_message(
-    conn: &Connection,
+    tx: &dyn Tx,
     kind: RoomKind,
     members: &[i64],
     sender: &User,
@@ -57,8 +56,7 @@ pub fn for_message(
     match kind {
         RoomKind::Direct => {
             for &m in members.iter().filter(|&&m| m != sender.id) {
-                out.push(store::insert(
-                    conn,
+                out.push(tx.insert_notification(
                     m,
                     "direct_message",
                     &format!("New message from {}", sender.display_name),
@@ -69,14 +67,13 @@ pub fn for_message(
         }
         RoomKind::Group => {
             for name in mentions(&message.content) {
-                let Some(user) = users::by_username(conn, &name)? else {
+                let Some(user) = tx.user_by_username(&name)? else {
                     continue;
                 };
                 if user.id == sender.id || !members.contains(&user.id) {
                     continue;
                 }
-                out.push(store::insert(
-                    conn,
+                out.push(tx.insert_notification(
                     user.id,
                     "mention",
                     &format!("{} mentioned you", sender.display_name),
@@ -91,7 +88,7 @@ pub fn for_message(
 }
 
 /// Stores the notification for the end of a task.
-pub fn for_task(conn: &Connection, task: &Task) -> AppResult<Notification> {
+pub fn for_task(tx: &dyn Tx, task: &Task) -> AppResult<Notification> {
     let body = match (&task.error, &task.result_summary) {
         (Some(e), _) => e.clone(),
         (None, Some(serde_json::Value::Object(fields))) => fields
@@ -104,8 +101,7 @@ pub fn for_task(conn: &Connection, task: &Task) -> AppResult<Notification> {
             .join(", "),
         _ => format!("{} of {} processed", task.processed, task.total),
     };
-    store::insert(
-        conn,
+    tx.insert_notification(
         task.user_id,
         "task",
         &format!("Task {} {}: {}", task.id, task.status, task.kind),
@@ -129,13 +125,13 @@ pub fn publish(hub: &dyn Hub, notes: &[Notification]) {
 /// The notifications service: the caller's inbox.
 #[derive(Clone)]
 pub struct Notifications {
-    db: Db,
+    store: Store,
 }
 
 impl Notifications {
-    /// The service over `db`.
-    pub fn new(db: Db) -> Notifications {
-        Notifications { db }
+    /// The service over `store`.
+    pub fn new(store: Store) -> Notifications {
+        Notifications { store }
     }
 
     /// The caller's notifications, newest first.
@@ -147,16 +143,16 @@ impl Notifications {
     ) -> AppResult<Vec<Notification>> {
         let limit = page_limit(limit)?;
         let uid = user.id;
-        self.db
-            .call(move |c| store::of_user(c, uid, unread_only, limit))
+        self.store
+            .read(move |c| c.notifications_of_user(uid, unread_only, limit))
             .await
     }
 
     /// Marks one of the caller's notifications read.
     pub async fn mark_read(&self, user: &User, id: i64) -> AppResult<Notification> {
         let uid = user.id;
-        self.db
-            .call(move |c| store::mark_read(c, uid, id))
+        self.store
+            .read(move |c| c.mark_notification_read(uid, id))
             .await?
             .ok_or_else(|| AppError::not_found("notification"))
     }
@@ -164,7 +160,9 @@ impl Notifications {
     /// Marks all of the caller's notifications read; returns how many changed.
     pub async fn mark_all_read(&self, user: &User) -> AppResult<usize> {
         let uid = user.id;
-        self.db.call(move |c| store::mark_all_read(c, uid)).await
+        self.store
+            .read(move |c| c.mark_all_notifications_read(uid))
+            .await
     }
 }
 

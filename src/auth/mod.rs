@@ -8,9 +8,9 @@ pub mod password;
 pub mod throttle;
 pub mod token;
 
-use crate::db::tokens::{self, Kind, TokenRow};
-use crate::db::users::{self, User};
-use crate::db::Db;
+use crate::db::store::{Store, Tx};
+use crate::db::tokens::{Kind, TokenRow};
+use crate::db::users::User;
 use crate::error::{AppError, AppResult};
 use crate::hub::Hub;
 use crate::protocol::Close;
@@ -99,7 +99,7 @@ pub struct AuthSettings {
 /// token's sockets), the hashing pool and the throttles.
 #[derive(Clone)]
 pub struct Auth {
-    db: Db,
+    store: Store,
     hub: Arc<dyn Hub>,
     hasher: Arc<Hasher>,
     dummy_hash: Arc<str>,
@@ -109,14 +109,13 @@ pub struct Auth {
 }
 
 fn mint_access(
-    conn: &rusqlite::Connection,
+    tx: &dyn Tx,
     user_id: i64,
     ttl: std::time::Duration,
 ) -> AppResult<(String, Timestamp)> {
     let value = token::random_token();
     let expires_at = Timestamp::now().plus(ttl);
-    tokens::insert(
-        conn,
+    tx.insert_token(
         user_id,
         Kind::Access,
         &token::hash_token(&value),
@@ -140,15 +139,15 @@ pub fn create_user_blocking(
         &password.0,
         crate::config::Config::default().argon2_memory_kib,
     )?;
-    let conn = db.conn()?;
-    users::insert(
-        &conn,
-        username.as_str(),
-        username.as_str(),
-        Some(&hash),
-        is_staff,
-        false,
-    )
+    Store::from(db.clone()).write_blocking(|tx| {
+        tx.insert_user(
+            username.as_str(),
+            username.as_str(),
+            Some(&hash),
+            is_staff,
+            false,
+        )
+    })
 }
 
 fn check_live(row: &TokenRow) -> Result<(), AuthFailure> {
@@ -161,11 +160,8 @@ fn check_live(row: &TokenRow) -> Result<(), AuthFailure> {
     Ok(())
 }
 
-fn principal_for(
-    conn: &rusqlite::Connection,
-    row: &TokenRow,
-) -> AppResult<Result<Principal, AuthFailure>> {
-    Ok(match users::by_id(conn, row.user_id)? {
+fn principal_for(tx: &dyn Tx, row: &TokenRow) -> AppResult<Result<Principal, AuthFailure>> {
+    Ok(match tx.user_by_id(row.user_id)? {
         Some(user) => Ok(Principal {
             user,
             token_id: row.id,
@@ -180,7 +176,7 @@ impl Auth {
     /// registrations per client address. Computes the dummy hash that unknown usernames are
     /// checked against, in the hashing pool.
     pub async fn start(
-        db: Db,
+        store: Store,
         hub: Arc<dyn Hub>,
         hasher: Hasher,
         logins: Throttle,
@@ -189,7 +185,7 @@ impl Auth {
     ) -> AppResult<Auth> {
         let dummy_hash = hasher.hash(password::DUMMY_PASSWORD.into()).await?;
         Ok(Auth {
-            db,
+            store,
             hub,
             hasher: Arc::new(hasher),
             dummy_hash: dummy_hash.into(),
@@ -237,19 +233,11 @@ impl Auth {
         };
         let ttl = self.settings.token_ttl;
         let result = self
-            .db
-            .call(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                let user = users::insert(
-                    &tx,
-                    username.as_str(),
-                    &display_name,
-                    Some(&hash),
-                    false,
-                    false,
-                )?;
-                let (token, expires_at) = mint_access(&tx, user.id, ttl)?;
-                tx.commit()?;
+            .store
+            .write(move |tx| {
+                let user =
+                    tx.insert_user(username.as_str(), &display_name, Some(&hash), false, false)?;
+                let (token, expires_at) = mint_access(tx, user.id, ttl)?;
                 Ok(SessionGrant {
                     token,
                     expires_at,
@@ -294,8 +282,8 @@ impl Auth {
         let ttl = self.settings.token_ttl;
         let user_id = user.id;
         let (token, expires_at) = self
-            .db
-            .call(move |conn| mint_access(conn, user_id, ttl))
+            .store
+            .write(move |tx| mint_access(tx, user_id, ttl))
             .await?;
         Ok(SessionGrant {
             token,
@@ -309,8 +297,8 @@ impl Auth {
     async fn check_password(&self, req: LoginRequest) -> AppResult<Option<User>> {
         let found = if req.username.len() <= 64 && req.password.len() <= 4096 {
             let name = req.username;
-            self.db
-                .call(move |conn| users::by_username_with_hash(conn, &name))
+            self.store
+                .read(move |tx| tx.user_by_username_with_hash(&name))
                 .await?
         } else {
             None
@@ -326,7 +314,7 @@ impl Auth {
     /// Revokes the caller's token and closes every socket that uses it.
     pub async fn logout(&self, who: &Principal) -> AppResult<()> {
         let id = who.token_id;
-        self.db.call(move |conn| tokens::revoke(conn, id)).await?;
+        self.store.write(move |tx| tx.revoke_token(id)).await?;
         self.hub
             .close_token(id, Close::unauthenticated(AuthFailure::Revoked));
         Ok(())
@@ -336,12 +324,10 @@ impl Auth {
     pub async fn refresh(&self, who: &Principal) -> AppResult<TokenGrant> {
         let (old, user_id, ttl) = (who.token_id, who.user.id, self.settings.token_ttl);
         let grant = self
-            .db
-            .call(move |conn| {
-                let tx = crate::db::write_tx(conn)?;
-                tokens::revoke(&tx, old)?;
-                let (token, expires_at) = mint_access(&tx, user_id, ttl)?;
-                tx.commit()?;
+            .store
+            .write(move |tx| {
+                tx.revoke_token(old)?;
+                let (token, expires_at) = mint_access(tx, user_id, ttl)?;
                 Ok(TokenGrant { token, expires_at })
             })
             .await?;
@@ -354,11 +340,10 @@ impl Auth {
     pub async fn ws_ticket(&self, who: &Principal) -> AppResult<TicketGrant> {
         let (parent, user_id) = (who.token_id, who.user.id);
         let expires_at = Timestamp::now().plus(self.settings.ticket_ttl);
-        self.db
-            .call(move |conn| {
+        self.store
+            .write(move |tx| {
                 let value = token::random_token();
-                tokens::insert(
-                    conn,
+                tx.insert_token(
                     user_id,
                     Kind::Ticket,
                     &token::hash_token(&value),
@@ -366,7 +351,7 @@ impl Auth {
                     Some(expires_at),
                 )?;
                 if rand::random_range(0..100) == 0 {
-                    tokens::purge_stale_tickets(conn)?;
+                    tx.purge_stale_tickets()?;
                 }
                 Ok(TicketGrant {
                     ticket: value,
@@ -385,48 +370,46 @@ impl Auth {
         match cred {
             Credential::None => Ok(Err(AuthFailure::Missing)),
             Credential::Token(v) => {
-                self.db
-                    .call(move |conn| {
-                        match tokens::find(conn, Kind::Access, &token::hash_token(&v))? {
+                self.store
+                    .read(
+                        move |tx| match tx.find_token(Kind::Access, &token::hash_token(&v))? {
                             None => Ok(Err(AuthFailure::Invalid)),
                             Some(row) => match check_live(&row) {
                                 Err(f) => Ok(Err(f)),
-                                Ok(()) => principal_for(conn, &row),
+                                Ok(()) => principal_for(tx, &row),
                             },
-                        }
-                    })
+                        },
+                    )
                     .await
             }
             Credential::Guest(v) => {
-                self.db
-                    .call(move |conn| {
-                        match tokens::find(conn, Kind::Guest, &token::hash_token(&v))? {
+                self.store
+                    .read(
+                        move |tx| match tx.find_token(Kind::Guest, &token::hash_token(&v))? {
                             None => Ok(Err(AuthFailure::Invalid)),
                             Some(row) => match check_live(&row) {
                                 Err(f) => Ok(Err(f)),
-                                Ok(()) => principal_for(conn, &row),
+                                Ok(()) => principal_for(tx, &row),
                             },
-                        }
-                    })
+                        },
+                    )
                     .await
             }
             Credential::Ticket(v) => {
-                self.db
-                    .call(move |conn| {
-                        let tx = crate::db::write_tx(conn)?;
-                        let Some(ticket) = tokens::find(&tx, Kind::Ticket, &token::hash_token(&v))?
+                self.store
+                    .write(move |tx| {
+                        let Some(ticket) = tx.find_token(Kind::Ticket, &token::hash_token(&v))?
                         else {
                             return Ok(Err(AuthFailure::Invalid));
                         };
-                        if ticket.used_at.is_some() || !tokens::mark_used(&tx, ticket.id)? {
+                        if ticket.used_at.is_some() || !tx.mark_token_used(ticket.id)? {
                             return Ok(Err(AuthFailure::Invalid));
                         }
-                        tx.commit()?;
                         if let Err(f) = check_live(&ticket) {
                             return Ok(Err(f));
                         }
                         let parent = match ticket.parent_id {
-                            Some(p) => tokens::by_id(conn, p)?,
+                            Some(p) => tx.token_by_id(p)?,
                             None => None,
                         };
                         let Some(parent) = parent else {
@@ -435,7 +418,7 @@ impl Auth {
                         if let Err(f) = check_live(&parent) {
                             return Ok(Err(f));
                         }
-                        principal_for(conn, &parent)
+                        principal_for(tx, &parent)
                     })
                     .await
             }

@@ -2,10 +2,10 @@
 //! write.
 
 use super::{Actor, MAX_CONTENT_CHARS};
-use crate::db::chat::{self as store, RoomInfo, RoomKind};
+use crate::db::chat::{RoomInfo, RoomKind};
+use crate::db::store::Tx;
 use crate::error::{AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Target};
-use rusqlite::Connection;
 
 /// Read or write, for [`access`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,19 +29,14 @@ impl Mode for Write {
 /// The contract's room authorization. Members read and write; staff at the console read and
 /// write support rooms; anyone else reading gets `not_found`, and writing gets `forbidden` when
 /// the room is visible (public) and `not_found` otherwise.
-pub fn access<M: Mode>(
-    conn: &Connection,
-    actor: &Actor,
-    room_id: i64,
-    _mode: M,
-) -> AppResult<RoomInfo> {
-    let Some(room) = store::room_info(conn, room_id)? else {
+pub fn access<M: Mode>(tx: &dyn Tx, actor: &Actor, room_id: i64, _mode: M) -> AppResult<RoomInfo> {
+    let Some(room) = tx.room_info(room_id)? else {
         return Err(AppError::not_found("room"));
     };
     if actor.staff_console && room.kind == RoomKind::Support {
         return Ok(room);
     }
-    if store::is_member(conn, room_id, actor.user.id)? {
+    if tx.is_member(room_id, actor.user.id)? {
         return Ok(room);
     }
     if M::WRITE && room.is_public && room.kind == RoomKind::Group {

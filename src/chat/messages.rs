@@ -4,28 +4,23 @@ use super::writer::SendJob;
 use super::{
     access, audiences, check_content, Actor, Chat, Read, Write, MAX_CLIENT_ID, MAX_WAIT_S,
 };
-use crate::db;
-use crate::db::chat::{self as store, Cursor, Message, RoomInfo, RoomKind};
+use crate::db::chat::{Cursor, Message, RoomInfo, RoomKind};
+use crate::db::store::Tx;
 use crate::error::{page_limit, AppError, AppResult};
 use crate::protocol::chat::{
     EditMessage, GetMessages, MarkRead, MessagePage, ReadMarked, SendMessage, Sync, SyncPage,
     Typing,
 };
 use crate::protocol::ServerMsg;
-use rusqlite::Connection;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Loads a message and checks the caller may change it: a member's view, and only the sender.
-fn own_message(
-    conn: &Connection,
-    actor: &Actor,
-    message_id: i64,
-) -> AppResult<(Message, RoomInfo)> {
-    let Some(m) = store::message(conn, message_id)? else {
+fn own_message(tx: &dyn Tx, actor: &Actor, message_id: i64) -> AppResult<(Message, RoomInfo)> {
+    let Some(m) = tx.message_by_id(message_id)? else {
         return Err(AppError::not_found("message"));
     };
-    let room = access(conn, actor, m.room_id, Read).map_err(|e| match e {
+    let room = access(tx, actor, m.room_id, Read).map_err(|e| match e {
         AppError::Forbidden(_) => AppError::not_found("message"),
         AppError::NotFound(_) => AppError::not_found("message"),
         other => other,
@@ -56,10 +51,10 @@ impl Chat {
             (None, None) => Cursor::Latest,
         };
         let actor = actor.clone();
-        self.db
-            .call(move |c| {
+        self.store
+            .read(move |c| {
                 let room = access(c, &actor, room_id, Read)?;
-                let (messages, has_more) = store::messages_page(c, room.id, cursor, limit)?;
+                let (messages, has_more) = c.messages_page(room.id, cursor, limit)?;
                 Ok(MessagePage {
                     room_id: room.id,
                     messages,
@@ -109,17 +104,17 @@ impl Chat {
         check_content(&req.content)?;
         let actor = actor.clone();
         let (message, info, members) = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let (m, info) = own_message(&tx, &actor, message_id)?;
+            .store
+            .write(move |tx| {
+                let (m, info) = own_message(tx, &actor, message_id)?;
                 if m.deleted {
                     return Err(AppError::Conflict("message was deleted".into()));
                 }
-                store::edit_message(&tx, m.id, &req.content)?;
-                let m = store::message(&tx, m.id)?.ok_or_else(|| AppError::not_found("message"))?;
-                let members = store::member_ids(&tx, info.id)?;
-                tx.commit()?;
+                tx.edit_message(m.id, &req.content)?;
+                let m = tx
+                    .message_by_id(m.id)?
+                    .ok_or_else(|| AppError::not_found("message"))?;
+                let members = tx.member_ids(info.id)?;
                 Ok((m, info, members))
             })
             .await?;
@@ -136,16 +131,14 @@ impl Chat {
     pub async fn delete_message(&self, actor: &Actor, message_id: i64) -> AppResult<(i64, i64)> {
         let actor = actor.clone();
         let (m, info, members, changed) = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let (m, info) = own_message(&tx, &actor, message_id)?;
+            .store
+            .write(move |tx| {
+                let (m, info) = own_message(tx, &actor, message_id)?;
                 let changed = !m.deleted;
                 if changed {
-                    store::delete_message(&tx, m.id)?;
+                    tx.delete_message(m.id)?;
                 }
-                let members = store::member_ids(&tx, info.id)?;
-                tx.commit()?;
+                let members = tx.member_ids(info.id)?;
                 Ok((m, info, members, changed))
             })
             .await?;
@@ -170,12 +163,11 @@ impl Chat {
     ) -> AppResult<ReadMarked> {
         let actor2 = actor.clone();
         let (marked, info, members) = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let info = access(&tx, &actor2, room_id, Write)?;
+            .store
+            .write(move |tx| {
+                let info = access(tx, &actor2, room_id, Write)?;
                 if let Some(mid) = req.message_id {
-                    match store::message(&tx, mid)? {
+                    match tx.message_by_id(mid)? {
                         Some(m) if m.room_id == info.id => {}
                         _ => {
                             return Err(AppError::field(
@@ -187,12 +179,11 @@ impl Chat {
                 }
                 let staff = actor2.staff_console && info.kind == RoomKind::Support;
                 let (last, unread) = if staff {
-                    store::staff_mark_read(&tx, info.id, req.message_id)?
+                    tx.staff_mark_room_read(info.id, req.message_id)?
                 } else {
-                    store::mark_read(&tx, info.id, actor2.user.id, req.message_id)?
+                    tx.mark_room_read(info.id, actor2.user.id, req.message_id)?
                 };
-                let members = store::member_ids(&tx, info.id)?;
-                tx.commit()?;
+                let members = tx.member_ids(info.id)?;
                 Ok((
                     ReadMarked {
                         room_id: info.id,
@@ -219,10 +210,10 @@ impl Chat {
     pub async fn typing(&self, actor: &Actor, room_id: i64, req: Typing) -> AppResult<()> {
         let actor2 = actor.clone();
         let (info, members) = self
-            .db
-            .call(move |c| {
+            .store
+            .read(move |c| {
                 let info = access(c, &actor2, room_id, Write)?;
-                let members = store::member_ids(c, info.id)?;
+                let members = c.member_ids(info.id)?;
                 Ok((info, members))
             })
             .await?;
@@ -258,8 +249,8 @@ impl Chat {
         loop {
             let after = req.after;
             let (messages, has_more) = self
-                .db
-                .call(move |c| store::sync(c, uid, after, limit))
+                .store
+                .read(move |c| c.sync_messages(uid, after, limit))
                 .await?;
             if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(SyncPage { messages, has_more });

@@ -10,8 +10,8 @@ pub mod writer;
 pub use access::{access, audiences, check_content, Mode, Read, Write};
 
 use crate::auth::throttle::Throttle;
+use crate::db::store::Store;
 use crate::db::users::User;
-use crate::db::Db;
 use crate::error::AppResult;
 use crate::hub::{Audience, Hub};
 use crate::metrics::Metrics;
@@ -63,7 +63,7 @@ impl Actor {
 /// The chat service: a cheap `Clone` holding only what chat needs.
 #[derive(Clone)]
 pub struct Chat {
-    db: Db,
+    store: Store,
     hub: Arc<dyn Hub>,
     writer: MessageWriter,
     rooms: Arc<Throttle>,
@@ -75,22 +75,22 @@ impl Chat {
     /// Starts the chat service: reads the newest message id (long-polls wait on it) and starts
     /// the group-commit message writer. `rooms_per_hour` limits group rooms created per user.
     pub async fn start(
-        db: Db,
+        store: Store,
         hub: Arc<dyn Hub>,
         metrics: Arc<Metrics>,
         rooms_per_hour: u32,
     ) -> AppResult<Chat> {
-        let newest = db.call(|c| crate::db::chat::latest_message_id(c)).await?;
+        let newest = store.read(|tx| tx.latest_message_id()).await?;
         let latest = watch::channel(newest).0;
         let writer = MessageWriter::start(writer::WriterDeps {
-            db: db.clone(),
+            store: store.clone(),
             hub: hub.clone(),
             latest: latest.clone(),
             metrics,
         })
         .map_err(|e| crate::error::AppError::Internal(format!("message writer: {e}")))?;
         Ok(Chat {
-            db,
+            store,
             hub,
             writer,
             rooms: Arc::new(Throttle::new(rooms_per_hour, ROOMS_WINDOW)),

@@ -2,26 +2,25 @@
 
 use super::access::check_room_name;
 use super::{access, audiences, Actor, Chat, Read, Write, MAX_MEMBERS_AT_CREATION};
-use crate::db::chat::{self as store, Room, RoomInfo, RoomKind};
-use crate::db::users::{self, User};
-use crate::db::{self};
+use crate::db::chat::{Room, RoomInfo, RoomKind};
+use crate::db::store::Tx;
+use crate::db::users::User;
 use crate::error::{page_limit, AppError, AppResult};
 use crate::hub::{Audience, Endpoint};
 use crate::protocol::chat::{AddMember, CreateRoom, OpenDirect, PublicRooms};
 use crate::protocol::ServerMsg;
-use rusqlite::Connection;
 
-fn view(conn: &Connection, actor: &Actor, room: &RoomInfo) -> AppResult<Room> {
+fn view(tx: &dyn Tx, actor: &Actor, room: &RoomInfo) -> AppResult<Room> {
     let staff_view = actor.staff_console && room.kind == RoomKind::Support;
-    store::room_view(conn, room.id, actor.user.id, staff_view)?
+    tx.room_view(room.id, actor.user.id, staff_view)?
         .ok_or_else(|| AppError::not_found("room"))
 }
 
-fn resolve_usernames(conn: &Connection, names: &[String], field: &str) -> AppResult<Vec<User>> {
+fn resolve_usernames(tx: &dyn Tx, names: &[String], field: &str) -> AppResult<Vec<User>> {
     let mut found = Vec::new();
     let mut unknown = Vec::new();
     for n in names {
-        match users::by_username(conn, n)? {
+        match tx.user_by_username(n)? {
             Some(u) => found.push(u),
             None => unknown.push(n.as_str()),
         }
@@ -39,16 +38,16 @@ impl Chat {
     /// The caller's group and direct rooms, most recent activity first.
     pub async fn room_list(&self, actor: &Actor) -> AppResult<Vec<Room>> {
         let uid = actor.user.id;
-        self.db
-            .call(move |c| store::rooms_of(c, uid, &[RoomKind::Group, RoomKind::Direct]))
+        self.store
+            .read(move |c| c.rooms_of(uid, &[RoomKind::Group, RoomKind::Direct]))
             .await
     }
 
     /// One room the caller may read.
     pub async fn get_room(&self, actor: &Actor, room_id: i64) -> AppResult<Room> {
         let actor = actor.clone();
-        self.db
-            .call(move |c| {
+        self.store
+            .read(move |c| {
                 let room = access(c, &actor, room_id, Read)?;
                 view(c, &actor, &room)
             })
@@ -58,11 +57,11 @@ impl Chat {
     /// Pushes `room_updated` to each listed user, with the room as that user sees it.
     async fn push_room_to(&self, room_id: i64, users: Vec<i64>) -> AppResult<()> {
         let views = self
-            .db
-            .call(move |c| {
+            .store
+            .read(move |c| {
                 let mut out = Vec::new();
                 for u in users {
-                    if let Some(r) = store::room_view(c, room_id, u, false)? {
+                    if let Some(r) = c.room_view(room_id, u, false)? {
                         out.push((u, r));
                     }
                 }
@@ -103,12 +102,10 @@ impl Chat {
             })?;
         let actor2 = actor.clone();
         let created = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let others = resolve_usernames(&tx, &req.members, "members")?;
-                let id = store::insert_room(
-                    &tx,
+            .store
+            .write(move |tx| {
+                let others = resolve_usernames(tx, &req.members, "members")?;
+                let id = tx.insert_room(
                     &name,
                     RoomKind::Group,
                     req.is_public,
@@ -116,14 +113,14 @@ impl Chat {
                     None,
                     None,
                 )?;
-                store::add_member(&tx, id, actor2.user.id)?;
+                tx.add_member(id, actor2.user.id)?;
                 for u in &others {
-                    store::add_member(&tx, id, u.id)?;
+                    tx.add_member(id, u.id)?;
                 }
-                let members = store::member_ids(&tx, id)?;
-                let room = store::room_view(&tx, id, actor2.user.id, false)?
+                let members = tx.member_ids(id)?;
+                let room = tx
+                    .room_view(id, actor2.user.id, false)?
                     .ok_or_else(|| AppError::Internal("room vanished".into()))?;
-                tx.commit()?;
                 Ok((room, members))
             })
             .await;
@@ -146,10 +143,9 @@ impl Chat {
     pub async fn open_direct(&self, actor: &Actor, req: OpenDirect) -> AppResult<Room> {
         let me = actor.user.clone();
         let (room, created, other) = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let Some(other) = users::by_username(&tx, &req.username)? else {
+            .store
+            .write(move |tx| {
+                let Some(other) = tx.user_by_username(&req.username)? else {
                     return Err(AppError::field("username", "unknown user"));
                 };
                 if other.id == me.id {
@@ -159,12 +155,11 @@ impl Chat {
                     ));
                 }
                 let key = format!("{}:{}", me.id.min(other.id), me.id.max(other.id));
-                let (id, created) = match store::direct_room(&tx, &key)? {
+                let (id, created) = match tx.direct_room(&key)? {
                     Some(id) => (id, false),
                     None => {
                         let name = format!("{} & {}", me.username, other.username);
-                        let id = store::insert_room(
-                            &tx,
+                        let id = tx.insert_room(
                             &name,
                             RoomKind::Direct,
                             false,
@@ -172,14 +167,14 @@ impl Chat {
                             Some(&key),
                             None,
                         )?;
-                        store::add_member(&tx, id, me.id)?;
-                        store::add_member(&tx, id, other.id)?;
+                        tx.add_member(id, me.id)?;
+                        tx.add_member(id, other.id)?;
                         (id, true)
                     }
                 };
-                let room = store::room_view(&tx, id, me.id, false)?
+                let room = tx
+                    .room_view(id, me.id, false)?
                     .ok_or_else(|| AppError::Internal("room vanished".into()))?;
-                tx.commit()?;
                 Ok((room, created, other.id))
             })
             .await?;
@@ -197,8 +192,8 @@ impl Chat {
             return Err(AppError::field("query", "at most 100 characters"));
         }
         let uid = actor.user.id;
-        self.db
-            .call(move |c| store::public_rooms(c, uid, query.trim(), limit))
+        self.store
+            .read(move |c| c.public_rooms(uid, query.trim(), limit))
             .await
     }
 
@@ -206,22 +201,21 @@ impl Chat {
     pub async fn join_room(&self, actor: &Actor, room_id: i64) -> AppResult<Room> {
         let me = actor.user.clone();
         let (room, joined, members) = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let info = store::room_info(&tx, room_id)?;
+            .store
+            .write(move |tx| {
+                let info = tx.room_info(room_id)?;
                 let Some(info) = info.filter(|r| r.kind == RoomKind::Group) else {
                     return Err(AppError::not_found("room"));
                 };
-                let member = store::is_member(&tx, info.id, me.id)?;
+                let member = tx.is_member(info.id, me.id)?;
                 if !member && !info.is_public {
                     return Err(AppError::not_found("room"));
                 }
-                let joined = !member && store::add_member(&tx, info.id, me.id)?;
-                let members = store::member_ids(&tx, info.id)?;
-                let room = store::room_view(&tx, info.id, me.id, false)?
+                let joined = !member && tx.add_member(info.id, me.id)?;
+                let members = tx.member_ids(info.id)?;
+                let room = tx
+                    .room_view(info.id, me.id, false)?
                     .ok_or_else(|| AppError::Internal("room vanished".into()))?;
-                tx.commit()?;
                 Ok((room, joined, members))
             })
             .await?;
@@ -241,16 +235,14 @@ impl Chat {
     pub async fn leave_room(&self, actor: &Actor, room_id: i64) -> AppResult<i64> {
         let actor2 = actor.clone();
         let (info, members) = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let info = access(&tx, &actor2, room_id, Write)?;
+            .store
+            .write(move |tx| {
+                let info = access(tx, &actor2, room_id, Write)?;
                 if info.kind != RoomKind::Group {
                     return Err(AppError::Forbidden("only group rooms can be left".into()));
                 }
-                let mut members = store::member_ids(&tx, info.id)?;
-                store::remove_member(&tx, info.id, actor2.user.id)?;
-                tx.commit()?;
+                let mut members = tx.member_ids(info.id)?;
+                tx.remove_member(info.id, actor2.user.id)?;
                 // The leaver's own sockets hear it too (other tabs drop the room).
                 members.sort_unstable();
                 Ok((info, members))
@@ -270,21 +262,19 @@ impl Chat {
     pub async fn add_member(&self, actor: &Actor, room_id: i64, req: AddMember) -> AppResult<User> {
         let actor2 = actor.clone();
         let (user, added, members) = self
-            .db
-            .call(move |c| {
-                let tx = db::write_tx(c)?;
-                let info = access(&tx, &actor2, room_id, Write)?;
+            .store
+            .write(move |tx| {
+                let info = access(tx, &actor2, room_id, Write)?;
                 if info.kind != RoomKind::Group {
                     return Err(AppError::Forbidden(
                         "members can only be added to group rooms".into(),
                     ));
                 }
-                let Some(user) = users::by_username(&tx, &req.username)? else {
+                let Some(user) = tx.user_by_username(&req.username)? else {
                     return Err(AppError::field("username", "unknown user"));
                 };
-                let added = store::add_member(&tx, info.id, user.id)?;
-                let members = store::member_ids(&tx, info.id)?;
-                tx.commit()?;
+                let added = tx.add_member(info.id, user.id)?;
+                let members = tx.member_ids(info.id)?;
                 Ok((user, added, members))
             })
             .await?;

@@ -7,9 +7,9 @@
 //! then answers the senders: a message is acknowledged only once it is durable.
 
 use super::{access, audiences, Actor, Write};
-use crate::db::chat::{self, Message};
+use crate::db::chat::Message;
 use crate::db::notifications::Notification;
-use crate::db::Db;
+use crate::db::store::{Store, Tx};
 use crate::error::{AppError, AppResult};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -50,7 +50,7 @@ pub struct MessageWriter {
 /// What the writer thread needs.
 pub struct WriterDeps {
     /// Database.
-    pub db: Db,
+    pub store: Store,
     /// Fan-out.
     pub hub: Arc<dyn Hub>,
     /// Newest stored message id, for long-polls.
@@ -119,12 +119,10 @@ struct Done {
 }
 
 fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
-    let result = (|| -> AppResult<Vec<Done>> {
-        let mut conn = deps.db.conn()?;
-        let tx = crate::db::write_tx(&mut conn)?;
+    let result = deps.store.write_blocking(|tx| {
         let mut done = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let outcome = store_one(&tx, &job);
+            let outcome = store_one(tx, &job);
             let (outcome, notify, notes) = match outcome {
                 Ok((m, true, aud, notes)) => (Ok((m, true)), Some(aud), notes),
                 Ok((m, false, _, _)) => (Ok((m, false)), None, Vec::new()),
@@ -137,12 +135,10 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
                 notes,
             });
         }
-        tx.commit()?;
         Ok(done)
-    })();
+    });
     match result {
         Ok(done) => {
-            deps.db.write_ok();
             Metrics::inc(&deps.metrics.message_batches);
             let mut newest = 0;
             for d in &done {
@@ -164,7 +160,6 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
             }
         }
         Err(e) => {
-            deps.db.note_error(&e);
             tracing::error!(error = %e, "message batch failed");
             // The jobs were moved into the failed closure; their senders dropped, so each
             // waiting caller sees the channel close and answers `internal`.
@@ -173,25 +168,23 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
 }
 
 fn store_one(
-    tx: &rusqlite::Connection,
+    tx: &dyn Tx,
     job: &SendJob,
 ) -> AppResult<(Message, bool, Vec<crate::hub::Audience>, Vec<Notification>)> {
     let room = access(tx, &job.actor, job.room_id, Write)?;
     if let Some(cid) = job.client_id.as_deref() {
-        if let Some(existing) = chat::message_by_client_id(tx, job.actor.user.id, job.room_id, cid)?
-        {
+        if let Some(existing) = tx.message_by_client_id(job.actor.user.id, job.room_id, cid)? {
             return Ok((existing, false, Vec::new(), Vec::new()));
         }
     }
-    let message = chat::insert_message(
-        tx,
+    let message = tx.insert_message(
         job.room_id,
         &job.actor.user,
         &job.content,
         job.client_id.as_deref(),
         Timestamp::now(),
     )?;
-    let members = chat::member_ids(tx, job.room_id)?;
+    let members = tx.member_ids(job.room_id)?;
     let notes =
         crate::notifications::for_message(tx, room.kind, &members, &job.actor.user, &message)?;
     Ok((message, true, audiences(room.kind, members, None), notes))

@@ -195,6 +195,10 @@ pub trait ChatStore {
         message_id: Option<i64>,
     ) -> AppResult<(i64, i64)>;
 
+    /// The newest stored message id anywhere, 0 when there is none. SQLite:
+    /// [`chat::latest_message_id`].
+    fn latest_message_id(&self) -> AppResult<i64>;
+
     /// Moves the staff's shared read marker of a support room forward; returns the marker and
     /// the staff's unread count. SQLite: [`chat::staff_mark_read`].
     fn staff_mark_room_read(&self, room_id: i64, message_id: Option<i64>) -> AppResult<(i64, i64)>;
@@ -471,6 +475,10 @@ impl ChatStore for SqliteTx<'_> {
     }
     fn staff_mark_room_read(&self, room_id: i64, message_id: Option<i64>) -> AppResult<(i64, i64)> {
         chat::staff_mark_read(self.0, room_id, message_id)
+    }
+
+    fn latest_message_id(&self) -> AppResult<i64> {
+        chat::latest_message_id(self.0)
     }
 }
 

@@ -5,11 +5,10 @@
 use crate::auth::throttle::Throttle;
 use crate::auth::{token, Principal};
 use crate::chat::{Actor, Chat};
-use crate::db::chat::{self as rooms, Message, Room, RoomKind};
-use crate::db::tokens::{self, Kind};
-use crate::db::users;
+use crate::db::chat::{Message, Room, RoomKind};
+use crate::db::store::Store;
+use crate::db::tokens::Kind;
 use crate::db::users::User;
-use crate::db::Db;
 use crate::error::{AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Target};
 use crate::protocol::chat::{GetMessages, MarkRead, MessagePage, ReadMarked, SendMessage};
@@ -21,7 +20,7 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct Support {
     chat: Chat,
-    db: Db,
+    store: Store,
     guests: Arc<Throttle>,
 }
 
@@ -42,10 +41,10 @@ fn require_staff(actor: &Actor) -> AppResult<()> {
 
 impl Support {
     /// The support service over `chat`; `guests` limits new visitors per client address.
-    pub fn new(chat: Chat, db: Db, guests_per_window: u32, window: Duration) -> Support {
+    pub fn new(chat: Chat, store: Store, guests_per_window: u32, window: Duration) -> Support {
         Support {
             chat,
-            db,
+            store,
             guests: Arc::new(Throttle::new(guests_per_window, window)),
         }
     }
@@ -60,18 +59,16 @@ impl Support {
                 message: "too many new visitors from this address".into(),
                 retry_after: wait,
             })?;
-        self.db
-            .call(|conn| {
+        self.store
+            .write(|tx| {
                 let value = token::random_token();
                 let hash = token::hash_token(&value);
                 let tag: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
                 // '~' cannot appear in a registered username, so guests never collide with users.
                 let username = format!("~guest-{tag}");
                 let display = format!("Visitor {}", &tag[..4]);
-                let tx = crate::db::write_tx(conn)?;
-                let user = users::insert(&tx, &username, &display, None, false, true)?;
-                let id = tokens::insert(&tx, user.id, Kind::Guest, &hash, None, None)?;
-                tx.commit()?;
+                let user = tx.insert_user(&username, &display, None, false, true)?;
+                let id = tx.insert_token(user.id, Kind::Guest, &hash, None, None)?;
                 Ok((
                     Principal {
                         user,
@@ -86,20 +83,19 @@ impl Support {
 
     /// The visitor's one support room, created on first use (and announced to staff consoles).
     pub async fn room_of(&self, visitor: &User) -> AppResult<i64> {
+        let vid = visitor.id;
+        if let Some(id) = self.store.read(move |tx| tx.support_room_of(vid)).await? {
+            return Ok(id);
+        }
         let v = visitor.clone();
         let (room_id, created) = self
-            .db
-            .call(move |c| {
-                if let Some(id) = rooms::support_room_of(c, v.id)? {
-                    return Ok((id, None));
-                }
-                let tx = crate::db::write_tx(c)?;
+            .store
+            .write(move |tx| {
                 // Another request may have created it since the read above.
-                if let Some(id) = rooms::support_room_of(&tx, v.id)? {
+                if let Some(id) = tx.support_room_of(v.id)? {
                     return Ok((id, None));
                 }
-                let id = rooms::insert_room(
-                    &tx,
+                let id = tx.insert_room(
                     &format!("Support: {}", v.display_name),
                     RoomKind::Support,
                     false,
@@ -107,9 +103,8 @@ impl Support {
                     None,
                     Some(v.id),
                 )?;
-                rooms::add_member(&tx, id, v.id)?;
-                let room = rooms::room_view(&tx, id, v.id, true)?;
-                tx.commit()?;
+                tx.add_member(id, v.id)?;
+                let room = tx.room_view(id, v.id, true)?;
                 Ok((id, room))
             })
             .await?;
@@ -149,7 +144,7 @@ impl Support {
 
     /// Checks that a room is a support room (staff console operations touch nothing else).
     async fn support_room(&self, room_id: i64) -> AppResult<()> {
-        let info = self.db.call(move |c| rooms::room_info(c, room_id)).await?;
+        let info = self.store.read(move |c| c.room_info(room_id)).await?;
         match info {
             Some(r) if r.kind == RoomKind::Support => Ok(()),
             _ => Err(AppError::not_found("room")),
@@ -160,7 +155,7 @@ impl Support {
     pub async fn staff_rooms(&self, staff: &Actor) -> AppResult<Vec<Room>> {
         require_staff(staff)?;
         let uid = staff.user.id;
-        self.db.call(move |c| rooms::support_rooms(c, uid)).await
+        self.store.read(move |c| c.support_rooms(uid)).await
     }
 
     /// One support room as staff see it.

@@ -206,7 +206,10 @@ impl Tasks {
                         }
                         let t = store::by_id(&tx, id)?;
                         let note = match &t {
-                            Some(t) => Some(crate::notifications::for_task(&tx, t)?),
+                            Some(t) => Some(crate::notifications::for_task(
+                                &crate::db::store::SqliteTx(&tx),
+                                t,
+                            )?),
                             None => None,
                         };
                         tx.commit()?;

@@ -118,7 +118,10 @@ pub(crate) async fn start(state: &Arc<Shared>) -> AppResult<()> {
             let mut notes = Vec::new();
             for t in &tasks {
                 if let Some(t) = store::by_id(&tx, t.id)? {
-                    notes.push(crate::notifications::for_task(&tx, &t)?);
+                    notes.push(crate::notifications::for_task(
+                        &crate::db::store::SqliteTx(&tx),
+                        &t,
+                    )?);
                 }
             }
             tx.commit()?;
@@ -285,7 +288,7 @@ async fn finish(
             }
             let task = store::by_id(&tx, id)?
                 .ok_or_else(|| crate::error::AppError::Internal("task vanished".into()))?;
-            let note = crate::notifications::for_task(&tx, &task)?;
+            let note = crate::notifications::for_task(&crate::db::store::SqliteTx(&tx), &task)?;
             tx.commit()?;
             Ok((task, note))
         })
