@@ -2,7 +2,6 @@
 //! handles it uses, and holds them for the transports.
 
 use crate::auth::hasher::Hasher;
-use crate::auth::throttle::Throttle;
 use crate::auth::{Auth, AuthSettings};
 use crate::chat::Chat;
 use crate::config::Config;
@@ -12,6 +11,7 @@ use crate::error::AppResult;
 use crate::hub::{Hub, LocalHub};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
+use crate::rate::Throttle;
 use crate::rate::UserBuckets;
 use crate::support::Support;
 use crate::tasks::{TaskLimits, Tasks};

@@ -5,7 +5,6 @@ pub mod credential;
 pub mod forms;
 pub mod hasher;
 pub mod password;
-pub mod throttle;
 pub mod token;
 
 use crate::db::store::{Store, Tx};
@@ -14,6 +13,7 @@ use crate::db::users::User;
 use crate::error::{AppError, AppResult};
 use crate::hub::Hub;
 use crate::protocol::Close;
+use crate::rate::Throttle;
 use crate::time::Timestamp;
 pub use forms::{
     parse_display_name, LoginRequest, RegisterRequest, SessionGrant, TicketGrant, TokenGrant,
@@ -22,7 +22,6 @@ use forms::{Password, Username};
 use hasher::Hasher;
 use std::sync::Arc;
 use std::time::Duration;
-use throttle::Throttle;
 
 /// Who is calling, and with which credential.
 #[derive(Debug, Clone)]

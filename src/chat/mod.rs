@@ -9,13 +9,13 @@ pub mod writer;
 
 pub use access::{access, audiences, check_content, Mode, Read, Write};
 
-use crate::auth::throttle::Throttle;
 use crate::db::store::Store;
 use crate::db::users::User;
 use crate::error::AppResult;
 use crate::hub::{Audience, Hub};
 use crate::metrics::Metrics;
 use crate::protocol::ServerMsg;
+use crate::rate::Throttle;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

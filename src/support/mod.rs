@@ -2,7 +2,6 @@
 //! `support`; staff at the console read and answer every such room. Everything goes through the
 //! chat operations, storage and hub: there is no second message pipeline.
 
-use crate::auth::throttle::Throttle;
 use crate::auth::{token, Principal};
 use crate::chat::{Actor, Chat};
 use crate::db::chat::{Message, Room, RoomKind};
@@ -13,6 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Target};
 use crate::protocol::chat::{GetMessages, MarkRead, MessagePage, ReadMarked, SendMessage};
 use crate::protocol::ServerMsg;
+use crate::rate::Throttle;
 use std::sync::Arc;
 use std::time::Duration;
 

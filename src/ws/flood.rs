@@ -1,15 +1,17 @@
-//! Flood control for one socket's inbound frames, in two layers:
+//! Flood control for one socket's inbound frames, in two layers, both from [`crate::rate`]:
 //!
 //! - a token bucket ([`Flood::take`], the [`TokenBucket`] that also limits REST writes per
-//!   user) refuses single frames over `messages_per_second` (with a burst of two seconds'
-//!   worth): the client gets a recoverable `rate_limited` error and the socket lives on;
-//! - a sliding window ([`Flood::sustained`]) counts every frame received over the last five
-//!   seconds, accepted or refused, and tells the socket to close with 4429 once more than twice
-//!   the allowed rate arrived in that time: interleaving accepted frames does not reset it.
+//!   user, a GCRA rate from the `governor` crate) refuses single frames over
+//!   `messages_per_second` (with a burst of two seconds' worth): the client gets a recoverable
+//!   `rate_limited` error and the socket lives on;
+//! - a sliding window ([`Flood::sustained`], a [`SlidingWindow`]) counts every frame received
+//!   over the last five seconds, accepted or refused, and tells the socket to close with 4429
+//!   once more than twice the allowed rate arrived in that time: interleaving accepted frames
+//!   does not reset it.
 //!
 //! Both take `now` as a parameter so that they can be tested without a clock.
 
-use crate::rate::TokenBucket;
+use crate::rate::{SlidingWindow, TokenBucket};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -21,7 +23,7 @@ const SUSTAINED_FACTOR: u64 = 2;
 /// Flood control state of one socket.
 pub struct Flood {
     bucket: TokenBucket,
-    window: Window,
+    window: SlidingWindow<{ WINDOW_SECS as usize }>,
 }
 
 impl Flood {
@@ -30,7 +32,7 @@ impl Flood {
         let per_second = per_second.max(1);
         Flood {
             bucket: TokenBucket::new(per_second, now),
-            window: Window::new(SUSTAINED_FACTOR * u64::from(per_second) * WINDOW_SECS, now),
+            window: SlidingWindow::new(SUSTAINED_FACTOR * u64::from(per_second) * WINDOW_SECS, now),
         }
     }
 
@@ -47,51 +49,9 @@ impl Flood {
     }
 }
 
-/// Frames per second over the last [`WINDOW_SECS`] seconds, in a ring of per-second counters
-/// (constant work per frame).
-struct Window {
-    limit: u64,
-    start: Instant,
-    /// For each slot, the second (since `start`) it counts, and its count.
-    second: [u64; WINDOW_SECS as usize],
-    count: [u64; WINDOW_SECS as usize],
-}
-
-impl Window {
-    fn new(limit: u64, now: Instant) -> Self {
-        Window {
-            limit,
-            start: now,
-            second: [0; WINDOW_SECS as usize],
-            count: [0; WINDOW_SECS as usize],
-        }
-    }
-
-    /// Counts one frame at `now`; `true` when the window holds more than the limit.
-    fn record(&mut self, now: Instant) -> bool {
-        let sec = now.saturating_duration_since(self.start).as_secs();
-        let slot = (sec % WINDOW_SECS) as usize;
-        if self.second[slot] != sec {
-            self.second[slot] = sec;
-            self.count[slot] = 0;
-        }
-        self.count[slot] += 1;
-        let total: u64 = self
-            .second
-            .iter()
-            .zip(&self.count)
-            .filter(|(s, _)| sec.saturating_sub(**s) < WINDOW_SECS)
-            .map(|(_, c)| c)
-            .sum();
-        total > self.limit
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const MS: Duration = Duration::from_millis(1);
 
     /// Feeds `per_second` frames per second, evenly spaced, for `secs` seconds from `t0`,
     /// through the window and then the bucket; returns (accepted, refused, closed-at-frame).
@@ -135,25 +95,5 @@ mod tests {
         // once more than 100 frames arrived within five seconds.
         assert!(ok > 20 && refused > 0, "{ok} {refused}");
         assert_eq!(closed, Some(100));
-    }
-
-    #[test]
-    fn the_window_forgets_frames_older_than_five_seconds() {
-        let t0 = Instant::now();
-        let mut w = Window::new(100, t0);
-        for _ in 0..100 {
-            assert!(!w.record(t0 + 500 * MS));
-        }
-        assert!(w.record(t0 + 4900 * MS), "101 within the window");
-        let mut w = Window::new(100, t0);
-        for _ in 0..100 {
-            assert!(!w.record(t0));
-        }
-        // Five seconds on, the first second has left the window.
-        assert!(!w.record(t0 + 5000 * MS));
-        for _ in 0..99 {
-            assert!(!w.record(t0 + 5500 * MS));
-        }
-        assert!(w.record(t0 + 9999 * MS));
     }
 }
