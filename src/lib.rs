@@ -3,6 +3,8 @@
 //! [`Server::start`] builds the whole application from a [`Config`]; the binary and the
 //! integration tests start it the same way. The wire contract is `docs/protocol.md`.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod app;
 pub mod auth;
