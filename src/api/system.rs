@@ -3,22 +3,23 @@
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::protocol::rest::Health;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use include_dir::{include_dir, Dir, DirEntry};
-use serde_json::json;
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let ok = state.db.healthy().await;
-    let body = json!({
-        "status": if ok { "ok" } else { "unavailable" },
-        "db": if ok { "ok" } else { "unavailable" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": state.started.elapsed().as_secs(),
-        "connections": state.hub.connection_count(),
-    });
+    let state_word = if ok { "ok" } else { "unavailable" };
+    let body = Health {
+        status: state_word,
+        db: state_word,
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: state.started.elapsed().as_secs(),
+        connections: state.hub.connection_count(),
+    };
     if ok {
         HttpResponse::Ok().json(body)
     } else {

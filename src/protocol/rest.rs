@@ -4,6 +4,22 @@ use crate::db::notifications::Notification;
 use crate::db::users::User;
 use serde::Serialize;
 
+/// `GET /api/health` → `{status, db, version, uptime_s, connections}` (503 when the database
+/// takes no writes).
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// `ok` or `unavailable`: whether the database takes writes.
+    pub db: &'static str,
+    /// The server's version.
+    pub version: &'static str,
+    /// Seconds since start.
+    pub uptime_s: u64,
+    /// Open WebSockets.
+    pub connections: usize,
+}
+
 /// `GET /api/auth/me` → `{user}`
 #[derive(Debug, Clone, Serialize)]
 pub struct Me {
