@@ -271,3 +271,6 @@ impl Tasks {
         Ok(TaskResult::Json(value))
     }
 }
+
+#[cfg(test)]
+mod tests;
