@@ -21,6 +21,8 @@ pub mod protocol;
 pub mod rate;
 pub mod support;
 pub mod tasks;
+#[cfg(test)]
+pub(crate) mod testkit;
 pub mod text;
 pub mod time;
 pub mod ws;

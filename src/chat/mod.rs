@@ -117,3 +117,6 @@ impl Chat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

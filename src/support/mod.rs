@@ -201,3 +201,6 @@ impl Support {
         self.chat.mark_read(staff, room_id, req).await
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -274,3 +274,6 @@ impl Tasks {
         Ok(TaskResult::Json(value))
     }
 }
+
+#[cfg(test)]
+mod tests;
