@@ -103,8 +103,9 @@ impl Kit {
     pub(crate) async fn start(db: Db, options: Options) -> Kit {
         let hub: Arc<dyn Hub> = Arc::new(LocalHub::new(32));
         let metrics = Arc::new(Metrics::default());
+        let store = crate::db::store::Store::from(db.clone());
         let chat = Chat::start(
-            db.clone(),
+            store.clone(),
             hub.clone(),
             metrics.clone(),
             options.rooms_per_hour,
@@ -113,7 +114,7 @@ impl Kit {
         .expect("chat service");
         let support = Support::new(
             chat.clone(),
-            db.clone(),
+            store.clone(),
             options.guests_per_window,
             options.guest_window,
         );
@@ -127,7 +128,7 @@ impl Kit {
         .await
         .expect("tasks service");
         Kit {
-            notifications: Notifications::new(db.clone()),
+            notifications: Notifications::new(store),
             db,
             hub,
             chat,
