@@ -55,7 +55,9 @@ impl Chat {
     }
 
     /// Pushes `room_updated` to each listed user, with the room as that user sees it.
-    async fn push_room_to(&self, room_id: i64, users: Vec<i64>) -> AppResult<()> {
+    /// Runs after the change is committed: a failure here is logged, not answered (the
+    /// change happened; the client's next `get_room_list` or `sync` shows it).
+    async fn push_room_to(&self, room_id: i64, users: Vec<i64>) {
         let views = self
             .store
             .read(move |c| {
@@ -67,14 +69,20 @@ impl Chat {
                 }
                 Ok(out)
             })
-            .await?;
+            .await;
+        let views = match views {
+            Ok(views) => views,
+            Err(e) => {
+                tracing::error!(error = %e, room_id, "pushing room_updated");
+                return;
+            }
+        };
         for (user, room) in views {
             self.hub.publish(
                 &Audience::user(Endpoint::Chat, user),
                 &ServerMsg::RoomUpdated { room },
             );
         }
-        Ok(())
     }
 
     /// Creates a group room with the caller and the listed members (at most
@@ -135,7 +143,7 @@ impl Chat {
             .into_iter()
             .filter(|&m| m != actor.user.id)
             .collect();
-        self.push_room_to(room.id, others).await?;
+        self.push_room_to(room.id, others).await;
         Ok(room)
     }
 
@@ -179,7 +187,7 @@ impl Chat {
             })
             .await?;
         if created {
-            self.push_room_to(room.id, vec![other]).await?;
+            self.push_room_to(room.id, vec![other]).await;
         }
         Ok(room)
     }
@@ -286,7 +294,7 @@ impl Chat {
                     user: user.clone(),
                 },
             );
-            self.push_room_to(room_id, vec![user.id]).await?;
+            self.push_room_to(room_id, vec![user.id]).await;
         }
         Ok(user)
     }

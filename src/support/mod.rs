@@ -50,7 +50,7 @@ impl Support {
     }
 
     /// Creates a guest user and its resume token for a visitor without credentials. Limited per
-    /// client address.
+    /// client address; a failed attempt gives its place back.
     pub async fn create_guest(&self, peer: Option<&str>) -> AppResult<(Principal, String)> {
         let key = peer.unwrap_or("unknown");
         self.guests
@@ -59,7 +59,8 @@ impl Support {
                 message: "too many new visitors from this address".into(),
                 retry_after: wait,
             })?;
-        self.store
+        let created = self
+            .store
             .write(|tx| {
                 let value = token::random_token();
                 let hash = token::hash_token(&value);
@@ -78,7 +79,12 @@ impl Support {
                     value,
                 ))
             })
-            .await
+            .await;
+        if created.is_err() {
+            // No visitor was made: the attempt does not count against the address.
+            self.guests.release(key);
+        }
+        created
     }
 
     /// The visitor's one support room, created on first use (and announced to staff consoles).
