@@ -17,7 +17,7 @@
 
 use crate::db::chat::{Cursor, Message, Room, RoomInfo, RoomKind};
 use crate::db::notifications::Notification;
-use crate::db::tasks::Task;
+use crate::db::tasks::{Task, TaskStatus};
 use crate::db::tokens::{Kind, TokenRow};
 use crate::db::users::User;
 use crate::db::{chat, notifications, tasks, tokens, users, Db, OpenError};
@@ -217,8 +217,12 @@ pub trait TaskStore {
     fn task_by_id(&self, id: i64) -> AppResult<Option<Task>>;
 
     /// A user's tasks, newest first, optionally of one status. SQLite: [`tasks::of_user`].
-    fn tasks_of_user(&self, user_id: i64, status: Option<&str>, limit: i64)
-        -> AppResult<Vec<Task>>;
+    fn tasks_of_user(
+        &self,
+        user_id: i64,
+        status: Option<TaskStatus>,
+        limit: i64,
+    ) -> AppResult<Vec<Task>>;
 
     /// A user's queued and running tasks, oldest first. SQLite: [`tasks::active_of_user`].
     fn active_tasks_of_user(&self, user_id: i64) -> AppResult<Vec<Task>>;
@@ -245,7 +249,7 @@ pub trait TaskStore {
     fn finish_task(
         &self,
         id: i64,
-        status: &str,
+        status: TaskStatus,
         progress: i64,
         processed: i64,
         result: Option<&Value>,
@@ -495,7 +499,7 @@ impl TaskStore for SqliteTx<'_> {
     fn tasks_of_user(
         &self,
         user_id: i64,
-        status: Option<&str>,
+        status: Option<TaskStatus>,
         limit: i64,
     ) -> AppResult<Vec<Task>> {
         tasks::of_user(self.0, user_id, status, limit)
@@ -521,7 +525,7 @@ impl TaskStore for SqliteTx<'_> {
     fn finish_task(
         &self,
         id: i64,
-        status: &str,
+        status: TaskStatus,
         progress: i64,
         processed: i64,
         result: Option<&Value>,

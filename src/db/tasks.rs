@@ -1,10 +1,118 @@
-//! Tasks: SQL only.
+//! Tasks: SQL only, and [`TaskStatus`], the one place statuses meet their TEXT column.
 
 use crate::error::AppResult;
 use crate::time::Timestamp;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a task is in its life. On the wire and in the `status` column it is the snake_case
+/// name ([`TaskStatus::as_str`]); `queued` and `running` are active, the others are ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Waiting for a free slot.
+    Queued,
+    /// Running now.
+    Running,
+    /// Ended with its full result.
+    Completed,
+    /// Ended with an error (no result).
+    Failed,
+    /// Cancelled by its owner (a running one keeps its partial result).
+    Cancelled,
+    /// Stopped by a shutdown (keeps its partial result and progress).
+    Interrupted,
+}
+
+impl TaskStatus {
+    /// Every status, in the contract's order.
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::Queued,
+        TaskStatus::Running,
+        TaskStatus::Completed,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+        TaskStatus::Interrupted,
+    ];
+
+    /// The names of [`TaskStatus::ALL`], in the same order.
+    pub const NAMES: [&'static str; 6] = {
+        let mut names = [""; 6];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = TaskStatus::ALL[i].as_str();
+            i += 1;
+        }
+        names
+    };
+
+    /// The name on the wire and in the database.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether the task has yet to end (`queued` or `running`).
+    pub const fn is_active(self) -> bool {
+        matches!(self, TaskStatus::Queued | TaskStatus::Running)
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A text that names no [`TaskStatus`] (names are exact: lower case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownStatus(pub String);
+
+impl fmt::Display for UnknownStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown task status {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownStatus {}
+
+impl FromStr for TaskStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskStatus::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_string()))
+    }
+}
+
+impl ToSql for TaskStatus {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for TaskStatus {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        value.as_str()?.parse().map_err(FromSqlError::other)
+    }
+}
+
+/// The SQL condition for active tasks, written out (not bound) so that SQLite can use the
+/// partial index `tasks_user_active`, whose `WHERE` is this text. A unit test checks it against
+/// [`TaskStatus::is_active`].
+const ACTIVE: &str = "status IN ('queued', 'running')";
 
 /// A task as the contract shows it (the full result is fetched separately).
 #[derive(Debug, Clone, Serialize)]
@@ -13,8 +121,8 @@ pub struct Task {
     pub id: i64,
     /// Kind name.
     pub kind: String,
-    /// `queued`, `running`, `completed`, `failed`, `cancelled` or `interrupted`.
-    pub status: String,
+    /// Where the task is in its life.
+    pub status: TaskStatus,
     /// The parameters as accepted.
     pub params: Value,
     /// 0–100.
@@ -74,11 +182,12 @@ pub fn insert(
 ) -> AppResult<Task> {
     conn.execute(
         "INSERT INTO tasks (user_id, kind, params, status, total, created_at)
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             user_id,
             kind,
             params.to_string(),
+            TaskStatus::Queued,
             total,
             Timestamp::now().millis()
         ],
@@ -91,7 +200,7 @@ pub fn insert(
 /// `tasks_user_active`).
 pub fn count_active(conn: &Connection, user_id: i64) -> AppResult<i64> {
     Ok(conn.query_row(
-        "SELECT count(*) FROM tasks WHERE user_id = ?1 AND status IN ('queued', 'running')",
+        &format!("SELECT count(*) FROM tasks WHERE user_id = ?1 AND {ACTIVE}"),
         [user_id],
         |r| r.get(0),
     )?)
@@ -112,7 +221,7 @@ pub fn by_id(conn: &Connection, id: i64) -> AppResult<Option<Task>> {
 pub fn of_user(
     conn: &Connection,
     user_id: i64,
-    status: Option<&str>,
+    status: Option<TaskStatus>,
     limit: i64,
 ) -> AppResult<Vec<Task>> {
     let mut stmt = conn.prepare(&format!(
@@ -126,8 +235,7 @@ pub fn of_user(
 /// A user's queued and running tasks, oldest first.
 pub fn active_of_user(conn: &Connection, user_id: i64) -> AppResult<Vec<Task>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE user_id = ?1 AND status IN ('queued', 'running')
-         ORDER BY id"
+        "SELECT {COLUMNS} FROM tasks WHERE user_id = ?1 AND {ACTIVE} ORDER BY id"
     ))?;
     let rows = stmt.query_map([user_id], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -136,17 +244,22 @@ pub fn active_of_user(conn: &Connection, user_id: i64) -> AppResult<Vec<Task>> {
 /// Every queued task, oldest first.
 pub fn queued(conn: &Connection) -> AppResult<Vec<Task>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE status = 'queued' ORDER BY id"
+        "SELECT {COLUMNS} FROM tasks WHERE status = ?1 ORDER BY id"
     ))?;
-    let rows = stmt.query_map([], from_row)?;
+    let rows = stmt.query_map([TaskStatus::Queued], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Moves a queued task to running; `false` if it was no longer queued (cancelled meanwhile).
 pub fn mark_running(conn: &Connection, id: i64) -> AppResult<bool> {
     Ok(conn.execute(
-        "UPDATE tasks SET status = 'running', started_at = ?2 WHERE id = ?1 AND status = 'queued'",
-        params![id, Timestamp::now().millis()],
+        "UPDATE tasks SET status = ?3, started_at = ?2 WHERE id = ?1 AND status = ?4",
+        params![
+            id,
+            Timestamp::now().millis(),
+            TaskStatus::Running,
+            TaskStatus::Queued
+        ],
     )? == 1)
 }
 
@@ -170,7 +283,7 @@ pub fn set_progress(
 pub fn finish(
     conn: &Connection,
     id: i64,
-    status: &str,
+    status: TaskStatus,
     progress: i64,
     processed: i64,
     result: Option<&Value>,
@@ -198,8 +311,13 @@ pub fn finish(
 /// Cancels a task that is still queued; `false` if it is not.
 pub fn cancel_queued(conn: &Connection, id: i64) -> AppResult<bool> {
     Ok(conn.execute(
-        "UPDATE tasks SET status = 'cancelled', finished_at = ?2 WHERE id = ?1 AND status = 'queued'",
-        params![id, Timestamp::now().millis()],
+        "UPDATE tasks SET status = ?3, finished_at = ?2 WHERE id = ?1 AND status = ?4",
+        params![
+            id,
+            Timestamp::now().millis(),
+            TaskStatus::Cancelled,
+            TaskStatus::Queued
+        ],
     )? == 1)
 }
 
@@ -207,12 +325,18 @@ pub fn cancel_queued(conn: &Connection, id: i64) -> AppResult<bool> {
 /// Returns them.
 pub fn interrupt_running(conn: &Connection) -> AppResult<Vec<Task>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE status = 'running' ORDER BY id"
+        "SELECT {COLUMNS} FROM tasks WHERE status = ?1 ORDER BY id"
     ))?;
-    let tasks: Vec<Task> = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
+    let tasks: Vec<Task> = stmt
+        .query_map([TaskStatus::Running], from_row)?
+        .collect::<Result<_, _>>()?;
     conn.execute(
-        "UPDATE tasks SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'",
-        [Timestamp::now().millis()],
+        "UPDATE tasks SET status = ?2, finished_at = ?1 WHERE status = ?3",
+        params![
+            Timestamp::now().millis(),
+            TaskStatus::Interrupted,
+            TaskStatus::Running
+        ],
     )?;
     Ok(tasks)
 }
@@ -223,4 +347,78 @@ pub fn result(conn: &Connection, id: i64) -> AppResult<Option<Value>> {
         .query_row("SELECT result FROM tasks WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
     Ok(json_col(s.flatten()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    #[test]
+    fn status_names_round_trip_through_json_and_text() {
+        for s in TaskStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), Value::from(s.as_str()));
+            let back: TaskStatus = serde_json::from_value(Value::from(s.as_str())).unwrap();
+            assert_eq!(back, s);
+            assert_eq!(s.as_str().parse::<TaskStatus>(), Ok(s));
+            assert_eq!(s.to_string(), s.as_str());
+        }
+        assert_eq!(
+            TaskStatus::NAMES,
+            [
+                "queued",
+                "running",
+                "completed",
+                "failed",
+                "cancelled",
+                "interrupted"
+            ]
+        );
+        for bad in ["QUEUED", "", "done", " queued"] {
+            assert_eq!(
+                bad.parse::<TaskStatus>(),
+                Err(UnknownStatus(bad.to_string()))
+            );
+        }
+        assert!(serde_json::from_value::<TaskStatus>(Value::from("Queued")).is_err());
+    }
+
+    #[test]
+    fn the_active_condition_names_the_active_statuses() {
+        let active: Vec<String> = TaskStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_active())
+            .map(|s| format!("'{s}'"))
+            .collect();
+        assert_eq!(ACTIVE, format!("status IN ({})", active.join(", ")));
+        // The schema's partial index has the same condition, so queries using ACTIVE use it.
+        assert!(crate::db::SCHEMA.contains(&format!("WHERE {ACTIVE};")));
+    }
+
+    #[test]
+    fn every_status_round_trips_through_the_status_column() {
+        let db = Db::open(":memory:").unwrap();
+        let c = db.conn().unwrap();
+        let user = crate::db::users::insert(&c, "alice", "Alice", None, false, false).unwrap();
+        let task = insert(&c, user.id, "generate_numbers", &serde_json::json!({}), 3).unwrap();
+        assert_eq!(task.status, TaskStatus::Queued);
+        for s in TaskStatus::ALL {
+            finish(&c, task.id, s, 0, 0, None, None, None).unwrap();
+            let text: String = c
+                .query_row("SELECT status FROM tasks WHERE id = ?1", [task.id], |r| {
+                    r.get(0)
+                })
+                .unwrap();
+            assert_eq!(text, s.as_str());
+            assert_eq!(by_id(&c, task.id).unwrap().unwrap().status, s);
+            let mine = of_user(&c, user.id, Some(s), 10).unwrap();
+            assert_eq!(mine.len(), 1);
+            assert_eq!(count_active(&c, user.id).unwrap(), i64::from(s.is_active()));
+        }
+        // A status the enum does not know is an error, not a silent default.
+        c.execute_batch("PRAGMA ignore_check_constraints = ON")
+            .unwrap();
+        c.execute("UPDATE tasks SET status = 'paused'", []).unwrap();
+        assert!(by_id(&c, task.id).is_err());
+    }
 }

@@ -7,7 +7,7 @@ pub mod nanp;
 pub mod runner;
 
 use crate::chat::Chat;
-use crate::db::tasks::{self as store, Task};
+use crate::db::tasks::{self as store, Task, TaskStatus};
 use crate::db::users::User;
 use crate::db::Db;
 use crate::error::{page_limit, AppError, AppResult};
@@ -52,15 +52,8 @@ pub struct TaskLimits {
     pub slowdown: Duration,
 }
 
-/// The statuses a task can have.
-pub const STATUSES: &[&str] = &[
-    "queued",
-    "running",
-    "completed",
-    "failed",
-    "cancelled",
-    "interrupted",
-];
+/// The names of the statuses a task can have ([`TaskStatus::NAMES`]).
+pub const STATUSES: &[&str] = &TaskStatus::NAMES;
 
 /// How long a caller refused for having too many active tasks is told to wait: tasks end at
 /// no predictable time, so this is a polling interval.
@@ -153,19 +146,17 @@ impl Tasks {
 
     /// The caller's tasks, newest first.
     pub async fn list(&self, user: &User, req: GetTasks) -> AppResult<Vec<Task>> {
-        if let Some(s) = &req.status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(AppError::field(
-                    "status",
-                    format!("one of: {}", STATUSES.join(", ")),
-                ));
-            }
-        }
+        let status: Option<TaskStatus> = match &req.status {
+            Some(s) => Some(s.parse().map_err(|_| {
+                AppError::field("status", format!("one of: {}", STATUSES.join(", ")))
+            })?),
+            None => None,
+        };
         let limit = page_limit(req.limit)?;
         let uid = user.id;
         self.shared
             .db
-            .call(move |c| store::of_user(c, uid, req.status.as_deref(), limit))
+            .call(move |c| store::of_user(c, uid, status, limit))
             .await
     }
 
@@ -193,8 +184,8 @@ impl Tasks {
     /// (keeping its partial result). A finished task answers `conflict`.
     pub async fn cancel(&self, user: &User, task_id: i64) -> AppResult<i64> {
         let task = self.get(user, task_id).await?;
-        match task.status.as_str() {
-            "queued" => {
+        match task.status {
+            TaskStatus::Queued => {
                 let id = task.id;
                 let cancelled = self
                     .shared
@@ -228,11 +219,16 @@ impl Tasks {
                 }
                 Ok(task.id)
             }
-            "running" => {
+            TaskStatus::Running => {
                 self.shared.runner.cancel(task.id);
                 Ok(task.id)
             }
-            _ => Err(AppError::Conflict(format!("task already {}", task.status))),
+            TaskStatus::Completed
+            | TaskStatus::Failed
+            | TaskStatus::Cancelled
+            | TaskStatus::Interrupted => {
+                Err(AppError::Conflict(format!("task already {}", task.status)))
+            }
         }
     }
 
@@ -247,7 +243,7 @@ impl Tasks {
         number_type: Option<&str>,
     ) -> AppResult<TaskResult> {
         let task = self.get(user, task_id).await?;
-        if matches!(task.status.as_str(), "queued" | "running") {
+        if task.status.is_active() {
             return Err(AppError::Conflict("the task has not finished".into()));
         }
         let id = task.id;

@@ -4,7 +4,7 @@
 use super::job::{Job, Progress, ProgressState};
 use super::kinds::{self, Output};
 use super::Shared;
-use crate::db::tasks::{self as store, Task};
+use crate::db::tasks::{self as store, Task, TaskStatus};
 use crate::db::users::User;
 use crate::error::AppResult;
 use crate::hub::{Audience, Endpoint};
@@ -254,7 +254,7 @@ async fn finish(
                 Ok(out) if !stopped => store::finish(
                     &tx,
                     id,
-                    "completed",
+                    TaskStatus::Completed,
                     100,
                     total,
                     Some(&out.result),
@@ -263,9 +263,9 @@ async fn finish(
                 )?,
                 Ok(out) => {
                     let status = if shutting_down {
-                        "interrupted"
+                        TaskStatus::Interrupted
                     } else {
-                        "cancelled"
+                        TaskStatus::Cancelled
                     };
                     let done = partial_count(&out.result).unwrap_or(done);
                     let pct = if total > 0 {
@@ -284,7 +284,9 @@ async fn finish(
                         None,
                     )?
                 }
-                Err(e) => store::finish(&tx, id, "failed", pct, done, None, None, Some(e))?,
+                Err(e) => {
+                    store::finish(&tx, id, TaskStatus::Failed, pct, done, None, None, Some(e))?
+                }
             }
             let task = store::by_id(&tx, id)?
                 .ok_or_else(|| crate::error::AppError::Internal("task vanished".into()))?;
@@ -297,8 +299,8 @@ async fn finish(
     match ended {
         Ok((task, note)) => {
             let to = Audience::user(Endpoint::Tasks, task.user_id);
-            let msg = match task.status.as_str() {
-                "completed" => {
+            let msg = match task.status {
+                TaskStatus::Completed => {
                     state.hub.publish(
                         &to,
                         &ServerMsg::TaskProgress {
@@ -310,8 +312,12 @@ async fn finish(
                     );
                     ServerMsg::TaskCompleted { task }
                 }
-                "failed" => ServerMsg::TaskFailed { task },
-                _ => ServerMsg::TaskCancelled { task },
+                TaskStatus::Failed => ServerMsg::TaskFailed { task },
+                // Queued and running cannot be read back here: the end was just written.
+                TaskStatus::Cancelled
+                | TaskStatus::Interrupted
+                | TaskStatus::Queued
+                | TaskStatus::Running => ServerMsg::TaskCancelled { task },
             };
             state.hub.publish(&to, &msg);
             crate::notifications::publish(&*state.hub, &[note]);

@@ -1,7 +1,7 @@
 //! The tasks service and its runner on an in-memory store and an in-process hub (no HTTP
 //! server).
 
-use crate::db::tasks as task_store;
+use crate::db::tasks::{self as task_store, TaskStatus};
 use crate::db::users;
 use crate::error::AppError;
 use crate::hub::Endpoint;
@@ -51,7 +51,7 @@ async fn generate_numbers_completes_and_its_result_is_json_and_csv() {
 
     let task = kit.tasks.start(&alice, generate("415", 3)).await.unwrap();
     assert_eq!(task.kind, "generate_numbers");
-    assert_eq!(task.status, "queued");
+    assert_eq!(task.status, TaskStatus::Queued);
     assert_eq!(task.total, 3);
     assert_eq!(task.params, json!({ "area_code": "415", "quantity": 3 }));
 
@@ -94,7 +94,7 @@ async fn generate_numbers_completes_and_its_result_is_json_and_csv() {
     assert_eq!(note["notification"]["data"]["status"], "completed");
 
     let stored = kit.tasks.get(&alice, task.id).await.unwrap();
-    assert_eq!(stored.status, "completed");
+    assert_eq!(stored.status, TaskStatus::Completed);
     assert!(stored.started_at.is_some() && stored.finished_at.is_some());
 
     let result = json_of(
@@ -226,11 +226,11 @@ async fn cancel_ends_a_queued_task_at_once_and_a_running_one_with_its_partial_re
     until_running(&mut tasks_ws, big.id).await;
     assert_eq!(
         kit.tasks.get(&alice, big.id).await.unwrap().status,
-        "running"
+        TaskStatus::Running
     );
     assert_eq!(
         kit.tasks.get(&alice, small.id).await.unwrap().status,
-        "queued"
+        TaskStatus::Queued
     );
     let early = err(kit.tasks.result(&alice, big.id, false, None).await);
     assert_eq!(early.code(), "conflict");
@@ -311,7 +311,16 @@ async fn a_task_left_running_is_interrupted_when_the_service_starts() {
             let done = task_store::insert(c, user.id, "generate_numbers", &params, 10)?;
             assert!(task_store::mark_running(c, done.id)?);
             let summary = json!({ "area_code": "415", "count": 10 });
-            task_store::finish(c, done.id, "completed", 100, 10, None, Some(&summary), None)?;
+            task_store::finish(
+                c,
+                done.id,
+                TaskStatus::Completed,
+                100,
+                10,
+                None,
+                Some(&summary),
+                None,
+            )?;
             Ok((user, running.id, done.id))
         })
         .await
@@ -319,12 +328,12 @@ async fn a_task_left_running_is_interrupted_when_the_service_starts() {
 
     let kit = Kit::start(db, Options::default()).await;
     let t = kit.tasks.get(&user, running).await.unwrap();
-    assert_eq!(t.status, "interrupted");
+    assert_eq!(t.status, TaskStatus::Interrupted);
     assert_eq!((t.progress, t.processed, t.total), (40, 4, 10));
     assert!(t.finished_at.is_some());
     assert_eq!(
         kit.tasks.get(&user, completed).await.unwrap().status,
-        "completed"
+        TaskStatus::Completed
     );
     // Not restarted.
     assert!(kit.tasks.active(&user).await.unwrap().is_empty());
