@@ -1,5 +1,5 @@
-//! A running task as its kind sees it: its parameters, the cancel flag, and a throttled progress
-//! reporter.
+//! A running task as its kind sees it: its owner, the services it may use, the cancel flag, and a
+//! throttled progress reporter (its parameters are handed to the kind's `run`, already typed).
 
 use crate::chat::Chat;
 use crate::db::tasks as store;
@@ -7,7 +7,6 @@ use crate::db::users::User;
 use crate::db::Db;
 use crate::hub::{Audience, Endpoint, Hub};
 use crate::protocol::ServerMsg;
-use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,9 +21,6 @@ pub struct Job {
     pub id: i64,
     /// The owner.
     pub user: User,
-    /// Accepted parameters.
-    pub params: Value,
-    /// Application state (for kinds that use other operations).
     /// The chat service (for kinds that post messages).
     pub chat: Chat,
     /// The async runtime, for kinds that call async operations from the blocking thread.

@@ -257,17 +257,7 @@ impl Tasks {
             return Ok(TaskResult::Json(value));
         }
         let kind = kinds::find(&task.kind).ok_or_else(|| AppError::not_found("result"))?;
-        let value = match number_type {
-            Some(t) => kind.select_type(&value, t)?,
-            None => value,
-        };
-        if csv {
-            let text = kind
-                .csv(&value)
-                .ok_or_else(|| AppError::field("format", "csv is not available for this kind"))?;
-            return Ok(TaskResult::Csv(text));
-        }
-        Ok(TaskResult::Json(value))
+        kind.render(value, number_type, csv)
     }
 }
 

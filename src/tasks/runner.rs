@@ -2,7 +2,7 @@
 //! user), runs each on a blocking thread, reports throttled progress, and records the end.
 
 use super::job::{Job, Progress, ProgressState};
-use super::kinds::{self, Output};
+use super::kinds::{self, Finished};
 use super::Shared;
 use crate::db::tasks::{self as store, Task, TaskStatus};
 use crate::db::users::User;
@@ -10,7 +10,6 @@ use crate::error::AppResult;
 use crate::hub::{Audience, Endpoint};
 use crate::metrics::Metrics;
 use crate::protocol::ServerMsg;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -219,14 +218,14 @@ async fn run(state: Arc<Shared>, task: Task, user: User, cancel: Arc<AtomicBool>
     let mut job = Job {
         id: task.id,
         user,
-        params: task.params.clone(),
         chat: state.chat.clone(),
         rt: tokio::runtime::Handle::current(),
         cancel: cancel.clone(),
         progress,
     };
     job.progress(0, task.total);
-    let outcome = tokio::task::spawn_blocking(move || kind.run(&mut job))
+    let params = task.params.clone();
+    let outcome = tokio::task::spawn_blocking(move || kind.run(params, &mut job))
         .await
         .unwrap_or_else(|e| Err(format!("the task crashed: {e}")));
     finish(&state, &task, outcome, &cancel).await;
@@ -235,7 +234,7 @@ async fn run(state: Arc<Shared>, task: Task, user: User, cancel: Arc<AtomicBool>
 async fn finish(
     state: &Arc<Shared>,
     task: &Task,
-    outcome: Result<Output, String>,
+    outcome: Result<Finished, String>,
     cancel: &AtomicBool,
 ) {
     let stopped = cancel.load(Ordering::Relaxed);
@@ -267,7 +266,7 @@ async fn finish(
                     } else {
                         TaskStatus::Cancelled
                     };
-                    let done = partial_count(&out.result).unwrap_or(done);
+                    let done = out.processed;
                     let pct = if total > 0 {
                         (done * 100 / total).min(99)
                     } else {
@@ -326,17 +325,4 @@ async fn finish(
         Err(e) => tracing::error!(error = %e, task = id, "recording the end of a task"),
     }
     state.runner.kick();
-}
-
-/// How many items a partial result holds (numbers generated, inputs checked, targets tried).
-fn partial_count(result: &Value) -> Option<i64> {
-    if let Some(a) = result.get("numbers").and_then(Value::as_array) {
-        return Some(a.len() as i64);
-    }
-    if let Some(a) = result.get("results").and_then(Value::as_array) {
-        return Some(a.len() as i64);
-    }
-    let sent = result.get("sent")?.as_i64()?;
-    let failed = result.get("failed")?.as_array()?.len() as i64;
-    Some(sent + failed)
 }

@@ -7,6 +7,7 @@ use crate::chat::Actor;
 use crate::error::{AppError, AppResult};
 use crate::protocol::chat::{OpenDirect, SendMessage};
 use crate::tasks::job::Job;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// The kind.
@@ -15,18 +16,49 @@ pub struct BulkMessage;
 /// Most targets one task takes.
 const MAX_TARGETS: usize = 1000;
 
-impl Kind for BulkMessage {
-    fn name(&self) -> &'static str {
-        "bulk_message"
-    }
+/// The parameters of `bulk_message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkParams {
+    /// The message.
+    pub content: String,
+    /// Rooms to post into (the owner must be a member).
+    pub room_ids: Vec<i64>,
+    /// Users to send it to as a direct message.
+    pub usernames: Vec<String>,
+}
 
-    fn validate(&self, params: &Value) -> AppResult<(Value, i64)> {
-        let content = params
+/// The result of `bulk_message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResult {
+    /// Messages posted.
+    pub sent: i64,
+    /// Targets that failed, with why.
+    pub failed: Vec<Failure>,
+}
+
+/// A target the message could not be posted to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// `room 12` or `user bob`.
+    pub target: String,
+    /// The error code the send answered.
+    pub code: String,
+    /// Its message.
+    pub reason: String,
+}
+
+impl Kind for BulkMessage {
+    const NAME: &'static str = "bulk_message";
+    type Params = BulkParams;
+    type Result = BulkResult;
+
+    fn validate(&self, raw: &Value) -> AppResult<(BulkParams, i64)> {
+        let content = raw
             .get("content")
             .and_then(Value::as_str)
             .ok_or_else(|| AppError::field("content", "is required"))?;
         crate::chat::check_content(content)?;
-        let room_ids: Vec<i64> = match params.get("room_ids") {
+        let room_ids: Vec<i64> = match raw.get("room_ids") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(a)) => a
                 .iter()
@@ -35,7 +67,7 @@ impl Kind for BulkMessage {
                 .ok_or_else(|| AppError::field("room_ids", "must be a list of room ids"))?,
             Some(_) => return Err(AppError::field("room_ids", "must be a list of room ids")),
         };
-        let usernames: Vec<String> = match params.get("usernames") {
+        let usernames: Vec<String> = match raw.get("usernames") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(a)) => a
                 .iter()
@@ -53,26 +85,20 @@ impl Kind for BulkMessage {
         if total > MAX_TARGETS {
             return Err(AppError::invalid(format!("at most {MAX_TARGETS} targets")));
         }
-        Ok((
-            json!({ "content": content, "room_ids": room_ids, "usernames": usernames }),
-            total as i64,
-        ))
+        let params = BulkParams {
+            content: content.to_string(),
+            room_ids,
+            usernames,
+        };
+        Ok((params, total as i64))
     }
 
-    fn run(&self, job: &mut Job) -> Result<Output, String> {
-        let content = job.params["content"].as_str().unwrap_or("").to_string();
-        let rooms: Vec<i64> = job.params["room_ids"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_i64).collect())
-            .unwrap_or_default();
-        let users: Vec<String> = job.params["usernames"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+    fn run(&self, params: BulkParams, job: &mut Job) -> Result<Output<BulkResult>, String> {
+        let BulkParams {
+            content,
+            room_ids: rooms,
+            usernames: users,
+        } = params;
         let total = (rooms.len() + users.len()) as i64;
         let actor = Actor {
             user: job.user.clone(),
@@ -114,16 +140,94 @@ impl Kind for BulkMessage {
             });
             match outcome {
                 Ok(()) => sent += 1,
-                Err(e) => failed.push(
-                    json!({ "target": label, "code": e.code(), "reason": e.public_message() }),
-                ),
+                Err(e) => failed.push(Failure {
+                    target: label,
+                    code: e.code().to_string(),
+                    reason: e.public_message(),
+                }),
             }
             done += 1;
             job.progress(done, total);
         }
         Ok(Output {
             summary: json!({ "sent": sent, "failed": failed.len() }),
-            result: json!({ "sent": sent, "failed": failed }),
+            result: BulkResult { sent, failed },
         })
+    }
+
+    fn partial_count(&self, result: &BulkResult) -> i64 {
+        result.sent + result.failed.len() as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_parse_and_store_as_before() {
+        let (p, total) = BulkMessage
+            .validate(&json!({"content": "standup in 5", "room_ids": [3, 4], "usernames": ["bob"]}))
+            .unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(
+            serde_json::to_value(&p).unwrap(),
+            json!({"content": "standup in 5", "room_ids": [3, 4], "usernames": ["bob"]})
+        );
+        // Absent or null lists are empty.
+        let (p, total) = BulkMessage
+            .validate(&json!({"content": "hi", "usernames": null, "room_ids": [7]}))
+            .unwrap();
+        assert_eq!((p.usernames.len(), total), (0, 1));
+        let back: BulkParams =
+            serde_json::from_str(r#"{"content":"c","room_ids":[],"usernames":["a"]}"#).unwrap();
+        assert_eq!(back.usernames, vec!["a"]);
+    }
+
+    #[test]
+    fn bad_params_are_refused_on_their_field() {
+        let cases = [
+            (json!({"room_ids": [1]}), Some("content")),
+            (json!({"content": 5, "room_ids": [1]}), Some("content")),
+            (json!({"content": "   ", "room_ids": [1]}), Some("content")),
+            (
+                json!({"content": "hi", "room_ids": ["x"]}),
+                Some("room_ids"),
+            ),
+            (json!({"content": "hi", "room_ids": [0]}), Some("room_ids")),
+            (json!({"content": "hi", "room_ids": 1}), Some("room_ids")),
+            (
+                json!({"content": "hi", "usernames": [5]}),
+                Some("usernames"),
+            ),
+            (json!({"content": "hi"}), None),
+            (
+                json!({"content": "hi", "room_ids": [], "usernames": []}),
+                None,
+            ),
+        ];
+        for (raw, field) in cases {
+            match BulkMessage.validate(&raw) {
+                Err(AppError::Validation { fields, .. }) => {
+                    assert_eq!(fields.keys().next().map(String::as_str), field, "{raw}")
+                }
+                other => panic!("{raw}: {:?}", other.map(|(p, _)| p)),
+            }
+        }
+        let many: Vec<i64> = (1..=1001).collect();
+        assert!(BulkMessage
+            .validate(&json!({"content": "hi", "room_ids": many}))
+            .is_err());
+    }
+
+    #[test]
+    fn partial_count_adds_sent_and_failed() {
+        let r: BulkResult = serde_json::from_value(json!({
+            "sent": 2,
+            "failed": [{"target": "user nobody", "code": "not_found", "reason": "no such user"}],
+        }))
+        .unwrap();
+        assert_eq!(BulkMessage.partial_count(&r), 3);
+        assert!(BulkMessage.csv(&r).unwrap().is_none());
     }
 }
