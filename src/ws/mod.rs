@@ -5,8 +5,10 @@ pub mod dispatch;
 pub mod flood;
 pub mod frame_guard;
 pub mod handshake;
+mod reader;
 pub mod session;
 pub mod tcp_link;
+mod writer;
 
 use crate::app::AppState;
 use crate::auth::credential::{credential, Via};
