@@ -86,7 +86,7 @@ impl AppState {
             config.guest_window,
         );
         let tasks = Tasks::start_service(
-            db.clone(),
+            store.clone(),
             hub.clone(),
             chat.clone(),
             metrics.clone(),

@@ -119,7 +119,7 @@ impl Kit {
             options.guest_window,
         );
         let tasks = Tasks::start_service(
-            db.clone(),
+            store.clone(),
             hub.clone(),
             chat.clone(),
             metrics,

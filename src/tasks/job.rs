@@ -2,9 +2,8 @@
 //! throttled progress reporter (its parameters are handed to the kind's `run`, already typed).
 
 use crate::chat::Chat;
-use crate::db::tasks as store;
+use crate::db::store::Store;
 use crate::db::users::User;
-use crate::db::Db;
 use crate::hub::{Audience, Endpoint, Hub};
 use crate::protocol::ServerMsg;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,7 +55,7 @@ impl Job {
 pub(super) struct Progress {
     pub(super) inner: Arc<Mutex<ProgressState>>,
     pub(super) hub: Arc<dyn Hub>,
-    pub(super) db: Db,
+    pub(super) store: Store,
     pub(super) slowdown: Duration,
 }
 
@@ -97,9 +96,9 @@ impl Progress {
         if now.duration_since(p.last_store) >= STORE_EVERY {
             p.last_store = now;
             let (id, pct, done, total) = (p.task_id, p.percent, p.processed, p.total);
-            if let Ok(c) = self.db.conn() {
-                let _ = store::set_progress(&c, id, pct, done, total);
-            }
+            let _ = self
+                .store
+                .write_blocking(|tx| tx.set_task_progress(id, pct, done, total));
         }
         drop(p);
         if !slowdown.is_zero() {

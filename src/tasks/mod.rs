@@ -7,9 +7,9 @@ pub mod nanp;
 pub mod runner;
 
 use crate::chat::Chat;
-use crate::db::tasks::{self as store, Task, TaskStatus};
+use crate::db::store::Store;
+use crate::db::tasks::{Task, TaskStatus};
 use crate::db::users::User;
-use crate::db::Db;
 use crate::error::{page_limit, AppError, AppResult};
 use crate::hub::Hub;
 use crate::hub::{Audience, Endpoint};
@@ -30,13 +30,17 @@ pub struct Tasks {
 /// What the operations, the scheduler and running tasks share. The scheduler holds it weakly,
 /// so it ends with the last [`Tasks`] handle.
 pub(crate) struct Shared {
-    pub(crate) db: Db,
+    pub(crate) store: Store,
     pub(crate) hub: Arc<dyn Hub>,
     pub(crate) chat: Chat,
     pub(crate) runner: Arc<Runner>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) max_active: usize,
     pub(crate) slowdown: Duration,
+    /// Orders `task_created` before anything the runner says of a task: `start` holds it for
+    /// reading from the insert to the push, the scheduler for writing while it lists queued
+    /// tasks.
+    pub(crate) announce: tokio::sync::RwLock<()>,
 }
 
 /// The limits of the tasks service.
@@ -71,20 +75,21 @@ impl Tasks {
     /// Starts the tasks service: records tasks left running by the last shutdown as
     /// interrupted and starts the scheduler.
     pub async fn start_service(
-        db: Db,
+        store: Store,
         hub: Arc<dyn Hub>,
         chat: Chat,
         metrics: Arc<Metrics>,
         limits: TaskLimits,
     ) -> AppResult<Tasks> {
         let shared = Arc::new(Shared {
-            db,
+            store,
             hub,
             chat,
             runner: Arc::new(Runner::new(limits.workers, limits.per_user)),
             metrics,
             max_active: limits.max_active,
             slowdown: limits.slowdown,
+            announce: tokio::sync::RwLock::new(()),
         });
         runner::start(&shared).await?;
         Ok(Tasks { shared })
@@ -119,12 +124,14 @@ impl Tasks {
         let uid = user.id;
         let name = kind.name();
         let max = self.shared.max_active;
+        // The scheduler cannot see the task before its owner has heard of it (see
+        // `Shared::announce`).
+        let gate = self.shared.announce.read().await;
         let task = self
             .shared
-            .db
-            .call(move |c| {
-                let tx = crate::db::write_tx(c)?;
-                let active = store::count_active(&tx, uid)?;
+            .store
+            .write(move |tx| {
+                let active = tx.count_active_tasks(uid)?;
                 if usize::try_from(active).unwrap_or(usize::MAX) >= max {
                     return Err(AppError::RateLimited {
                         message: format!(
@@ -134,12 +141,12 @@ impl Tasks {
                         retry_after: ACTIVE_TASKS_RETRY_AFTER,
                     });
                 }
-                let task = store::insert(&tx, uid, name, &params, total)?;
-                tx.commit()?;
+                let task = tx.insert_task(uid, name, &params, total)?;
                 Ok(task)
             })
             .await?;
         self.push(uid, &ServerMsg::TaskCreated { task: task.clone() });
+        drop(gate);
         self.shared.runner.kick();
         Ok(task)
     }
@@ -155,8 +162,8 @@ impl Tasks {
         let limit = page_limit(req.limit)?;
         let uid = user.id;
         self.shared
-            .db
-            .call(move |c| store::of_user(c, uid, status, limit))
+            .store
+            .read(move |c| c.tasks_of_user(uid, status, limit))
             .await
     }
 
@@ -164,8 +171,8 @@ impl Tasks {
     pub async fn active(&self, user: &User) -> AppResult<Vec<Task>> {
         let uid = user.id;
         self.shared
-            .db
-            .call(move |c| store::active_of_user(c, uid))
+            .store
+            .read(move |c| c.active_tasks_of_user(uid))
             .await
     }
 
@@ -173,8 +180,8 @@ impl Tasks {
     pub async fn get(&self, user: &User, task_id: i64) -> AppResult<Task> {
         let uid = user.id;
         self.shared
-            .db
-            .call(move |c| store::by_id(c, task_id))
+            .store
+            .read(move |c| c.task_by_id(task_id))
             .await?
             .filter(|t| t.user_id == uid)
             .ok_or_else(|| AppError::not_found("task"))
@@ -189,21 +196,16 @@ impl Tasks {
                 let id = task.id;
                 let cancelled = self
                     .shared
-                    .db
-                    .call(move |c| {
-                        let tx = crate::db::write_tx(c)?;
-                        if !store::cancel_queued(&tx, id)? {
+                    .store
+                    .write(move |tx| {
+                        if !tx.cancel_queued_task(id)? {
                             return Ok(None);
                         }
-                        let t = store::by_id(&tx, id)?;
+                        let t = tx.task_by_id(id)?;
                         let note = match &t {
-                            Some(t) => Some(crate::notifications::for_task(
-                                &crate::db::store::SqliteTx(&tx),
-                                t,
-                            )?),
+                            Some(t) => Some(crate::notifications::for_task(tx, t)?),
                             None => None,
                         };
-                        tx.commit()?;
                         Ok(t.zip(note))
                     })
                     .await?;
@@ -249,8 +251,8 @@ impl Tasks {
         let id = task.id;
         let value = self
             .shared
-            .db
-            .call(move |c| store::result(c, id))
+            .store
+            .read(move |c| c.task_result(id))
             .await?
             .ok_or_else(|| AppError::not_found("result"))?;
         if !csv && number_type.is_none() {

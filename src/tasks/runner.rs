@@ -4,7 +4,7 @@
 use super::job::{Job, Progress, ProgressState};
 use super::kinds::{self, Finished};
 use super::Shared;
-use crate::db::tasks::{self as store, Task, TaskStatus};
+use crate::db::tasks::{Task, TaskStatus};
 use crate::db::users::User;
 use crate::error::AppResult;
 use crate::hub::{Audience, Endpoint};
@@ -110,20 +110,15 @@ impl Runner {
 /// holds only a weak reference to the state, so it ends with the server.
 pub(crate) async fn start(state: &Arc<Shared>) -> AppResult<()> {
     let interrupted = state
-        .db
-        .call(|c| {
-            let tx = crate::db::write_tx(c)?;
-            let tasks = store::interrupt_running(&tx)?;
+        .store
+        .write(|tx| {
+            let tasks = tx.interrupt_running_tasks()?;
             let mut notes = Vec::new();
             for t in &tasks {
-                if let Some(t) = store::by_id(&tx, t.id)? {
-                    notes.push(crate::notifications::for_task(
-                        &crate::db::store::SqliteTx(&tx),
-                        &t,
-                    )?);
+                if let Some(t) = tx.task_by_id(t.id)? {
+                    notes.push(crate::notifications::for_task(tx, &t)?);
                 }
             }
-            tx.commit()?;
             Ok(notes)
         })
         .await?;
@@ -156,21 +151,26 @@ async fn schedule(weak: Weak<Shared>) {
 }
 
 async fn start_queued(state: &Arc<Shared>) -> AppResult<()> {
-    let queued = state.db.call(|c| store::queued(c)).await?;
+    // Every task in this list has been announced (`task_created`) to its owner: starts hold the
+    // gate for reading from their insert to their push.
+    let queued = {
+        let _gate = state.announce.write().await;
+        state.store.read(|c| c.queued_tasks()).await?
+    };
     for task in queued {
         let Some(flag) = state.runner.try_reserve(&task) else {
             continue;
         };
         let id = task.id;
         let started = state
-            .db
-            .call(move |c| {
-                if !store::mark_running(c, id)? {
+            .store
+            .write(move |c| {
+                if !c.mark_task_running(id)? {
                     return Ok(None);
                 }
-                let task = store::by_id(c, id)?;
+                let task = c.task_by_id(id)?;
                 let user = match &task {
-                    Some(t) => crate::db::users::by_id(c, t.user_id)?,
+                    Some(t) => c.user_by_id(t.user_id)?,
                     None => None,
                 };
                 Ok(task.zip(user))
@@ -212,7 +212,7 @@ async fn run(state: Arc<Shared>, task: Task, user: User, cancel: Arc<AtomicBool>
             last_store: Instant::now(),
         })),
         hub: state.hub.clone(),
-        db: state.db.clone(),
+        store: state.store.clone(),
         slowdown: state.slowdown,
     };
     let mut job = Job {
@@ -223,11 +223,15 @@ async fn run(state: Arc<Shared>, task: Task, user: User, cancel: Arc<AtomicBool>
         cancel: cancel.clone(),
         progress,
     };
-    job.progress(0, task.total);
     let params = task.params.clone();
-    let outcome = tokio::task::spawn_blocking(move || kind.run(params, &mut job))
-        .await
-        .unwrap_or_else(|e| Err(format!("the task crashed: {e}")));
+    let total = task.total;
+    // The first report too runs off the async workers (it may pause: `task_slowdown`).
+    let outcome = tokio::task::spawn_blocking(move || {
+        job.progress(0, total);
+        kind.run(params, &mut job)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the task crashed: {e}")));
     finish(&state, &task, outcome, &cancel).await;
 }
 
@@ -242,16 +246,14 @@ async fn finish(
     let id = task.id;
     let total = task.total;
     let ended = state
-        .db
-        .call(move |c| {
-            let tx = crate::db::write_tx(c)?;
-            let current = store::by_id(&tx, id)?;
+        .store
+        .write(move |tx| {
+            let current = tx.task_by_id(id)?;
             let (pct, done) = current
                 .as_ref()
                 .map_or((0, 0), |t| (t.progress, t.processed));
             match &outcome {
-                Ok(out) if !stopped => store::finish(
-                    &tx,
+                Ok(out) if !stopped => tx.finish_task(
                     id,
                     TaskStatus::Completed,
                     100,
@@ -272,8 +274,7 @@ async fn finish(
                     } else {
                         pct
                     };
-                    store::finish(
-                        &tx,
+                    tx.finish_task(
                         id,
                         status,
                         pct,
@@ -283,14 +284,12 @@ async fn finish(
                         None,
                     )?
                 }
-                Err(e) => {
-                    store::finish(&tx, id, TaskStatus::Failed, pct, done, None, None, Some(e))?
-                }
+                Err(e) => tx.finish_task(id, TaskStatus::Failed, pct, done, None, None, Some(e))?,
             }
-            let task = store::by_id(&tx, id)?
+            let task = tx
+                .task_by_id(id)?
                 .ok_or_else(|| crate::error::AppError::Internal("task vanished".into()))?;
-            let note = crate::notifications::for_task(&crate::db::store::SqliteTx(&tx), &task)?;
-            tx.commit()?;
+            let note = crate::notifications::for_task(tx, &task)?;
             Ok((task, note))
         })
         .await;
