@@ -87,7 +87,7 @@ impl Chat {
 
     /// Creates a group room with the caller and the listed members (at most
     /// [`MAX_MEMBERS_AT_CREATION`]). Each user creates at most `rooms_per_hour` group rooms in a
-    /// window of [`ROOMS_WINDOW`] that starts with their first one; beyond, `rate_limited` until
+    /// window of [`ROOMS_WINDOW`](super::ROOMS_WINDOW) that starts with their first one; beyond, `rate_limited` until
     /// the window ends. Only rooms actually created count (a refused request gives its place back).
     /// Direct rooms do not count: there is one per pair of users, made by `open_direct`.
     pub async fn create_room(&self, actor: &Actor, req: CreateRoom) -> AppResult<Room> {

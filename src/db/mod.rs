@@ -24,7 +24,7 @@ use std::time::Duration;
 /// The schema, applied idempotently at every start.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The version recorded in `PRAGMA user_version` once [`SCHEMA`] is applied. Raise it and add a
-/// step to [`migrate`] when a change cannot be expressed with `IF NOT EXISTS`.
+/// step to `migrate` when a change cannot be expressed with `IF NOT EXISTS`.
 pub const SCHEMA_VERSION: i64 = 1;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -188,7 +188,7 @@ impl Db {
     }
 
     /// Proves the database can take a write now: a write transaction (which needs the write
-    /// lock) that rewrites the schema version, and, for a file database, [`PROBE_BYTES`]
+    /// lock) that rewrites the schema version, and, for a file database, `PROBE_BYTES`
     /// written, synced and removed beside it (which needs room on the disk). Blocking; the
     /// outcome feeds the health check.
     pub fn probe_write(&self) -> AppResult<()> {
