@@ -29,6 +29,21 @@ fn principal_for(tx: &dyn Tx, row: &TokenRow) -> AppResult<Result<Principal, Aut
 }
 
 impl Auth {
+    /// Resolves a reusable credential of `kind` (an access token or a guest token).
+    async fn bearer(&self, kind: Kind, value: String) -> AppResult<Result<Principal, AuthFailure>> {
+        self.store
+            .read(
+                move |tx| match tx.find_token(kind, &token::hash_token(&value))? {
+                    None => Ok(Err(AuthFailure::Invalid)),
+                    Some(row) => match check_live(&row) {
+                        Err(f) => Ok(Err(f)),
+                        Ok(()) => principal_for(tx, &row),
+                    },
+                },
+            )
+            .await
+    }
+
     /// Resolves a credential. The outer error is a storage failure; the inner one says why the
     /// credential was refused. A ticket is consumed by this call, whatever happens next.
     pub async fn authenticate(
@@ -37,32 +52,8 @@ impl Auth {
     ) -> AppResult<Result<Principal, AuthFailure>> {
         match cred {
             Credential::None => Ok(Err(AuthFailure::Missing)),
-            Credential::Token(v) => {
-                self.store
-                    .read(
-                        move |tx| match tx.find_token(Kind::Access, &token::hash_token(&v))? {
-                            None => Ok(Err(AuthFailure::Invalid)),
-                            Some(row) => match check_live(&row) {
-                                Err(f) => Ok(Err(f)),
-                                Ok(()) => principal_for(tx, &row),
-                            },
-                        },
-                    )
-                    .await
-            }
-            Credential::Guest(v) => {
-                self.store
-                    .read(
-                        move |tx| match tx.find_token(Kind::Guest, &token::hash_token(&v))? {
-                            None => Ok(Err(AuthFailure::Invalid)),
-                            Some(row) => match check_live(&row) {
-                                Err(f) => Ok(Err(f)),
-                                Ok(()) => principal_for(tx, &row),
-                            },
-                        },
-                    )
-                    .await
-            }
+            Credential::Token(v) => self.bearer(Kind::Access, v).await,
+            Credential::Guest(v) => self.bearer(Kind::Guest, v).await,
             Credential::Ticket(v) => {
                 self.store
                     .write(move |tx| {
