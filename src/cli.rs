@@ -148,6 +148,9 @@ pub struct ServeArgs {
     /// Group rooms one user may create per hour (429 beyond).
     #[arg(long, env = "HEARTH_ROOMS_PER_HOUR", default_value_t = 50)]
     pub rooms_per_hour: u32,
+    /// Milliseconds a user without a chat socket still counts as online (presence).
+    #[arg(long, env = "HEARTH_PRESENCE_GRACE_MS", default_value_t = 10_000)]
+    pub presence_grace_ms: u64,
 }
 
 impl Default for ServeArgs {
@@ -201,6 +204,7 @@ impl ServeArgs {
                 .rest_writes_per_second
                 .unwrap_or(self.messages_per_second),
             rooms_per_hour: self.rooms_per_hour,
+            presence_grace: Duration::from_millis(self.presence_grace_ms),
             ..d
         }
     }

@@ -81,6 +81,9 @@ pub struct Config {
     /// Group rooms one user may create per hour (a window starting at their first creation);
     /// `create_room` beyond answers `rate_limited` until the window ends.
     pub rooms_per_hour: u32,
+    /// How long a user without a `/ws/chat/` socket still counts as online before `presence`
+    /// announces them offline (so a reload does not flap).
+    pub presence_grace: Duration,
 }
 
 impl Default for Config {
@@ -124,6 +127,7 @@ impl Default for Config {
             max_active_tasks_per_user: 10,
             rest_writes_per_second: 20,
             rooms_per_hour: 50,
+            presence_grace: crate::presence::OFFLINE_GRACE,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod hub;
 pub mod metrics;
 pub mod notifications;
 pub mod ops;
+pub mod presence;
 pub mod protocol;
 pub mod rate;
 pub mod support;

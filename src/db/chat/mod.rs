@@ -10,7 +10,7 @@ pub use messages::{
 };
 pub use reads::{mark_read, staff_mark_read};
 pub use rooms::{
-    add_member, direct_room, insert_room, is_member, member_ids, public_rooms, remove_member,
-    room_info, room_view, rooms_of, support_room_of, support_rooms, LastMessage, Room, RoomInfo,
-    RoomKind,
+    add_member, co_member_ids, direct_room, insert_room, is_member, member_ids, members,
+    public_rooms, remove_member, room_info, room_view, rooms_of, support_room_of, support_rooms,
+    LastMessage, Room, RoomInfo, RoomKind,
 };

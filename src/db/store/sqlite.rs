@@ -53,6 +53,14 @@ impl UserStore for SqliteTx<'_> {
     fn set_staff(&self, id: i64, is_staff: bool) -> AppResult<()> {
         users::set_staff(self.0, id, is_staff)
     }
+
+    fn search_users(&self, query: &str, limit: i64) -> AppResult<Vec<User>> {
+        users::search(self.0, query, limit)
+    }
+
+    fn list_users(&self) -> AppResult<Vec<User>> {
+        users::list(self.0)
+    }
 }
 
 impl TokenStore for SqliteTx<'_> {
@@ -193,6 +201,14 @@ impl ChatStore for SqliteTx<'_> {
 
     fn latest_message_id(&self) -> AppResult<i64> {
         chat::latest_message_id(self.0)
+    }
+
+    fn room_members(&self, room_id: i64) -> AppResult<Vec<(User, i64)>> {
+        chat::members(self.0, room_id)
+    }
+
+    fn co_member_ids(&self, user_id: i64) -> AppResult<Vec<i64>> {
+        chat::co_member_ids(self.0, user_id)
     }
 }
 

@@ -38,6 +38,13 @@ pub trait UserStore {
 
     /// Sets or clears a user's staff flag. SQLite: [`users::set_staff`].
     fn set_staff(&self, id: i64, is_staff: bool) -> AppResult<()>;
+
+    /// Registered users whose username or display name contains `query` (trimmed, non-empty),
+    /// best match first. SQLite: [`users::search`](crate::db::users::search).
+    fn search_users(&self, query: &str, limit: i64) -> AppResult<Vec<User>>;
+
+    /// Every registered user, by username. SQLite: [`users::list`](crate::db::users::list).
+    fn list_users(&self) -> AppResult<Vec<User>>;
 }
 
 /// Access tokens, WebSocket tickets and guest tokens, stored as hashes (table `tokens`).
@@ -185,6 +192,14 @@ pub trait ChatStore {
     /// Moves the staff's shared read marker of a support room forward; returns the marker and
     /// the staff's unread count. SQLite: [`chat::staff_mark_read`].
     fn staff_mark_room_read(&self, room_id: i64, message_id: Option<i64>) -> AppResult<(i64, i64)>;
+
+    /// A room's members with their read markers, by display name. SQLite:
+    /// [`chat::members`](crate::db::chat::members).
+    fn room_members(&self, room_id: i64) -> AppResult<Vec<(User, i64)>>;
+
+    /// Everyone who shares a room with the user, and the user. SQLite:
+    /// [`chat::co_member_ids`](crate::db::chat::co_member_ids).
+    fn co_member_ids(&self, user_id: i64) -> AppResult<Vec<i64>>;
 }
 
 /// Background tasks and their results (table `tasks`).
