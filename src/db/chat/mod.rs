@@ -1,9 +1,11 @@
 //! Rooms, members and messages: SQL only.
 
+mod adopt;
 mod messages;
 mod reads;
 mod rooms;
 
+pub use adopt::adopt_support_room;
 pub use messages::{
     delete_message, edit_message, insert_message, latest_message_id, message, message_by_client_id,
     messages_page, sync, Cursor, Message,

@@ -210,6 +210,10 @@ impl ChatStore for SqliteTx<'_> {
     fn co_member_ids(&self, user_id: i64) -> AppResult<Vec<i64>> {
         chat::co_member_ids(self.0, user_id)
     }
+
+    fn adopt_support_room(&self, guest_id: i64, user: &User) -> AppResult<Option<i64>> {
+        chat::adopt_support_room(self.0, guest_id, user)
+    }
 }
 
 impl TaskStore for SqliteTx<'_> {

@@ -200,6 +200,11 @@ pub trait ChatStore {
     /// Everyone who shares a room with the user, and the user. SQLite:
     /// [`chat::co_member_ids`](crate::db::chat::co_member_ids).
     fn co_member_ids(&self, user_id: i64) -> AppResult<Vec<i64>>;
+
+    /// Makes a guest's support conversation the user's own (moved, or merged into theirs);
+    /// returns the user's support room. SQLite:
+    /// [`chat::adopt_support_room`](crate::db::chat::adopt_support_room).
+    fn adopt_support_room(&self, guest_id: i64, user: &User) -> AppResult<Option<i64>>;
 }
 
 /// Background tasks and their results (table `tasks`).
