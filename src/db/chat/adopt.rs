@@ -13,7 +13,7 @@ use rusqlite::{params, Connection};
 /// and the guest's room is deleted. Returns the user's support room, if there is one now.
 pub fn adopt_support_room(conn: &Connection, guest_id: i64, user: &User) -> AppResult<Option<i64>> {
     let Some(guest_room) = support_room_of(conn, guest_id)? else {
-        return Ok(support_room_of(conn, user.id)?);
+        return support_room_of(conn, user.id);
     };
     let now = Timestamp::now().millis();
     match support_room_of(conn, user.id)? {
