@@ -45,6 +45,7 @@ pub struct Server {
     state: web::Data<AppState>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     probe: tokio::task::JoinHandle<()>,
+    user_events: tokio::task::JoinHandle<()>,
 }
 
 /// The address a person opens for the page: the bound one, with a wildcard address shown as
@@ -85,6 +86,12 @@ impl Server {
         let state = AppState::build(config, db)
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let user_events = tokio::spawn(
+            state
+                .auth
+                .clone()
+                .follow_user_events(auth::events::USER_EVENTS_EVERY),
+        );
         let probe = tokio::spawn(probe_writes(
             state.db.clone(),
             state.config.health_probe_interval,
@@ -126,6 +133,7 @@ impl Server {
             state,
             task,
             probe,
+            user_events,
         })
     }
 
@@ -142,6 +150,7 @@ impl Server {
     /// Graceful stop: close every socket with 1001, let writers flush, stop HTTP.
     pub async fn stop(self) {
         self.probe.abort();
+        self.user_events.abort();
         self.state.tasks.stop();
         self.state
             .hub

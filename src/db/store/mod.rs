@@ -19,7 +19,7 @@ mod sqlite;
 mod traits;
 
 pub use sqlite::SqliteTx;
-pub use traits::{ChatStore, NotificationStore, TaskStore, TokenStore, Tx, UserStore};
+pub use traits::{AdminStore, ChatStore, NotificationStore, TaskStore, TokenStore, Tx, UserStore};
 
 use crate::db::{Db, OpenError};
 use crate::error::{AppError, AppResult};

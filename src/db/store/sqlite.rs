@@ -1,8 +1,9 @@
 //! The SQLite implementation of the storage traits and of [`Backend`]: each method delegates to
 //! the statements in `db::{users, tokens, chat, tasks, notifications}`.
 
-use super::traits::{ChatStore, NotificationStore, TaskStore, TokenStore, UserStore};
+use super::traits::{AdminStore, ChatStore, NotificationStore, TaskStore, TokenStore, UserStore};
 use super::{Backend, Job, Mode};
+use crate::db::admin::{self, UserEvent, UserEventKind};
 use crate::db::chat::{Cursor, Message, Room, RoomInfo, RoomKind};
 use crate::db::notifications::Notification;
 use crate::db::tasks::{Task, TaskStatus};
@@ -14,7 +15,7 @@ use crate::time::Timestamp;
 use rusqlite::Connection;
 use serde_json::Value;
 
-/// The SQLite implementation of [`Tx`] over a connection (or a [`rusqlite::Transaction`],
+/// The SQLite implementation of [`Tx`](super::Tx) over a connection (or a [`rusqlite::Transaction`],
 /// which dereferences to one): every method delegates to the free function of the same
 /// meaning.
 #[derive(Clone, Copy)]
@@ -301,6 +302,32 @@ impl NotificationStore for SqliteTx<'_> {
     }
     fn mark_all_notifications_read(&self, user_id: i64) -> AppResult<usize> {
         notifications::mark_all_read(self.0, user_id)
+    }
+}
+
+impl AdminStore for SqliteTx<'_> {
+    fn record_user_event(&self, user_id: i64, kind: UserEventKind) -> AppResult<()> {
+        admin::record_event(self.0, user_id, kind)
+    }
+
+    fn user_events_after(&self, after: i64) -> AppResult<Vec<UserEvent>> {
+        admin::events_after(self.0, after)
+    }
+
+    fn latest_user_event(&self) -> AppResult<i64> {
+        admin::latest_event(self.0)
+    }
+
+    fn revoke_user_tokens(&self, user_id: i64) -> AppResult<usize> {
+        admin::revoke_user_tokens(self.0, user_id)
+    }
+
+    fn set_password(&self, user_id: i64, hash: &str) -> AppResult<()> {
+        admin::set_password(self.0, user_id, hash)
+    }
+
+    fn delete_user(&self, user_id: i64) -> AppResult<()> {
+        admin::delete_user(self.0, user_id)
     }
 }
 
