@@ -75,6 +75,7 @@ async fn probe_writes(db: db::Db, interval: Duration) {
 impl Server {
     /// Opens the database, binds the listener and starts serving in the background.
     pub async fn start(config: Config) -> std::io::Result<Server> {
+        config.check().map_err(std::io::Error::other)?;
         let path = config.db.clone();
         let db = tokio::task::spawn_blocking(move || db::Db::open(&path))
             .await

@@ -212,6 +212,10 @@ pub struct ServeArgs {
     /// Milliseconds a user without a chat socket still counts as online (presence).
     #[arg(long, env = "HEARTH_PRESENCE_GRACE_MS", default_value_t = 10_000)]
     pub presence_grace_ms: u64,
+    /// A message bus for several nodes (`nats://host:port`; repeatable or comma-separated).
+    /// Refused with a SQLite database.
+    #[arg(long, env = "HEARTH_BUS", value_delimiter = ',')]
+    pub bus: Vec<String>,
 }
 
 impl Default for ServeArgs {
@@ -266,6 +270,7 @@ impl ServeArgs {
                 .unwrap_or(self.messages_per_second),
             rooms_per_hour: self.rooms_per_hour,
             presence_grace: Duration::from_millis(self.presence_grace_ms),
+            bus: self.bus,
             ..d
         }
     }
