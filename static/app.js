@@ -547,16 +547,27 @@ async function sendCurrent() {
   }
 }
 
+const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent || '');
+
+/** Edits one of my messages in a textarea that keeps the text as it is: Ctrl/Cmd+Enter saves, Escape cancels. */
 function startEdit(li, m) {
   if (li.classList.contains('editing')) return;
   li.classList.add('editing');
-  const input = h('input', { class: 'edit-input', 'data-testid': 'edit-input', 'aria-label': 'Edit message' });
+  const hintId = `edit-hint-${m.id}`;
+  const lines = (t) => Math.min(12, Math.max(2, t.split('\n').length));
+  const input = h('textarea', {
+    class: 'edit-input', 'data-testid': 'edit-input', 'aria-label': 'Edit message', 'aria-describedby': hintId,
+    rows: lines(m.content),
+  });
   input.value = m.content;
+  input.addEventListener('input', () => { input.rows = lines(input.value); });
   const finish = () => {
     li.classList.remove('editing');
     const cur = (S.msgs.get(m.room_id) && S.msgs.get(m.room_id).get(m.id)) || m;
     const fresh = chatItem(cur);
+    const hadFocus = li.contains(document.activeElement);
     if (li.isConnected) li.replaceWith(fresh);
+    if (hadFocus) (fresh.querySelector('.edit-btn') || $('message-input')).focus({ preventScroll: true });
   };
   const save = async () => {
     const content = input.value;
@@ -576,16 +587,21 @@ function startEdit(li, m) {
     }
   };
   const saveBtn = h('button', { type: 'button', class: 'save-edit-btn small', 'data-testid': 'save-edit', text: 'Save', onclick: save });
-  const row = h('div', { class: 'edit-row' }, input, saveBtn,
-    h('button', { type: 'button', class: 'cancel-edit-btn secondary small', 'data-testid': 'cancel-edit', text: 'Cancel', onclick: finish }));
+  const row = h('div', { class: 'edit-row' }, input,
+    h('div', { class: 'edit-buttons' },
+      saveBtn,
+      h('button', { type: 'button', class: 'cancel-edit-btn secondary small', 'data-testid': 'cancel-edit', text: 'Cancel', onclick: finish }),
+      h('span', { id: hintId, class: 'edit-hint muted', text: `${IS_MAC ? '⌘' : 'Ctrl'}+Enter saves · Esc cancels` })));
   input.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter') { ev.preventDefault(); save(); }
+    if (ev.isComposing) return;
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); save(); }
     if (ev.key === 'Escape') { ev.preventDefault(); finish(); }
   });
   li.querySelector('.content').replaceWith(row);
   const actions = li.querySelector('.actions');
   if (actions) actions.hidden = true;
   input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
 }
 
 async function deleteMessage(m) {

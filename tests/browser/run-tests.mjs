@@ -381,6 +381,7 @@ const tests = [
     },
   },
 ];
+tests.push(...(await import('./tests-ui.mjs')).uiTests); // the page's own defects (issue 10)
 
 async function main() {
   // Interrupted: exit through process.exit so the server child is killed on the way out.

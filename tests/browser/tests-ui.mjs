@@ -1,0 +1,107 @@
+// Browser tests of the page's own defects (issue 10: items 3, 6, 7, 8, 9, 10), appended to the
+// `tests` array of run-tests.mjs. Same shape: {name, fn(t), timeout?}; `t` is run-tests.mjs's
+// per-test context (t.newPage, t.server, t.log).
+
+import { assert, assertEqual } from './lib/runner.mjs';
+import {
+  T, createRoom, openRoom, roomItem, sendMessage, signIn, uniq, waitConnState, waitForMessage,
+} from './lib/page.mjs';
+import { DESKTOP, PASSWORD, PHONE_390, WIDE, overlaps, pair, person } from './lib/people.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The li of a message in #messages with exactly `text` as content, by its id (so it still matches while edited). */
+async function messageLi(page, text) {
+  const handle = await page.waitForFunction((t) => [...document.querySelectorAll('#messages > li[data-message-id]')]
+    .find((li) => li.querySelector('.content') && li.querySelector('.content').textContent === t), text);
+  const id = await handle.evaluate((li) => li.dataset.messageId);
+  return page.locator(`#messages > li[data-message-id="${id}"]`);
+}
+
+/** Waits until the tab's title is exactly `title`. */
+async function waitTitle(page, title, timeout = T.short) {
+  await page.waitForFunction((s) => document.title === s, title, { timeout }).catch(async (err) => {
+    throw new Error(`title: expected ${JSON.stringify(title)}, got ${JSON.stringify(await page.title())} (${err.message.split('\n')[0]})`);
+  });
+}
+
+/** Starts a generate_numbers task through the form and waits for it to complete; returns its id. */
+async function generate(page, quantity = 5) {
+  const before = await page.locator('#tasks li[data-task-id]').count();
+  await page.selectOption('#task-kind', 'generate_numbers');
+  await page.fill('#task-area-code', '415');
+  await page.fill('#task-quantity', String(quantity));
+  await page.click('#start-task-btn');
+  await page.waitForFunction((n) => document.querySelectorAll('#tasks li[data-task-id]').length > n, before);
+  const id = Number(await page.locator('#tasks li[data-task-id]').first().getAttribute('data-task-id'));
+  await page.waitForFunction((i) => document.querySelector(`#tasks li[data-task-id="${i}"]`).dataset.status === 'completed', id, { timeout: T.long });
+  return id;
+}
+
+/** A fake `Notification` (desktop notifications) that counts permission requests and shown alerts. */
+function fakeDesktopNotifications() {
+  window.__permissionRequests = 0;
+  window.__desktopShown = [];
+  class FakeNotification {
+    constructor(title, opts = {}) { window.__desktopShown.push({ title, body: opts.body }); }
+    close() {}
+    static requestPermission() {
+      window.__permissionRequests++;
+      FakeNotification.permission = 'granted';
+      return Promise.resolve('granted');
+    }
+  }
+  FakeNotification.permission = 'default';
+  window.Notification = FakeNotification;
+}
+
+export const uiTests = [
+  {
+    name: 'ui3. editing a multi-line message keeps its line breaks (textarea; Enter is a newline, Ctrl+Enter saves, Escape cancels)',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'editor', { id });
+      await createRoom(page, { name: `Edits ${id}` });
+      const original = `first line (${id})\nsecond line\n\n  fourth, indented`;
+      await sendMessage(page, original);
+      const li = await messageLi(page, original);
+      await li.waitFor();
+      assertEqual(await li.locator('.content').textContent(), original, 'content shown');
+
+      await li.locator('[data-testid="edit-message"]').click();
+      const editor = li.locator('[data-testid="edit-input"]');
+      await editor.waitFor();
+      assertEqual(await editor.evaluate((el) => el.tagName), 'TEXTAREA', 'the editor element');
+      assertEqual(await editor.inputValue(), original, 'text in the editor');
+      // Enter adds a line; Escape throws the change away.
+      await editor.press('End');
+      await editor.press('Control+End');
+      await editor.press('Enter');
+      await editor.type('fifth');
+      assertEqual(await editor.inputValue(), `${original}\nfifth`, 'Enter inserts a newline');
+      assert(await li.locator('[data-testid="edit-input"]').count() === 1, 'Enter closed the editor');
+      await editor.press('Escape');
+      await li.locator('[data-testid="edit-input"]').waitFor({ state: 'detached' });
+      assertEqual(await li.locator('.content').textContent(), original, 'content after Escape');
+
+      // Ctrl+Enter saves, every line break kept.
+      await li.locator('[data-testid="edit-message"]').click();
+      await editor.waitFor();
+      await editor.press('Control+End');
+      await editor.press('Enter');
+      await editor.type('fifth line');
+      await editor.press('Control+Enter');
+      const edited = `${original}\nfifth line`;
+      await page.waitForFunction(([sel, text]) => [...document.querySelectorAll(sel)].some((el) => el.textContent === text),
+        ['#messages > li[data-message-id] .content', edited]);
+      await li.locator('.edited').waitFor();
+      // The Save button works too.
+      await li.locator('[data-testid="edit-message"]').click();
+      await editor.waitFor();
+      await editor.fill(`${edited}\nsixth`);
+      await li.locator('[data-testid="save-edit"]').click();
+      await page.waitForFunction(([sel, text]) => [...document.querySelectorAll(sel)].some((el) => el.textContent === text),
+        ['#messages > li[data-message-id] .content', `${edited}\nsixth`]);
+    },
+  },
+];
