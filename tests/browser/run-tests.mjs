@@ -170,6 +170,7 @@ const tests = [
       await page.fill('#task-numbers', ['415-555-2671', '(800) 234-5678', '876-210-1234', '373-234-5678', '212-555-0123'].join('\n'));
       await page.click('#start-task-btn');
       const task = page.locator('#tasks li[data-testid="task"]').first();
+      await task.waitFor({ timeout: T.short });
       await page.waitForFunction(() => document.querySelector('#tasks li[data-task-id]').dataset.status === 'completed', null, { timeout: T.long });
       await task.locator('.result-summary', { hasText: 'Toll-free 1' }).waitFor();
       const options = await task.locator('[data-testid="type-filter"] option').evaluateAll((os) => os.map((o) => o.value));
