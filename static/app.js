@@ -604,7 +604,20 @@ function startEdit(li, m) {
   input.setSelectionRange(input.value.length, input.value.length);
 }
 
+/** Asks before something that cannot be undone (a modal dialog; Escape or Cancel says no). */
+function confirmAction(text, okLabel = 'OK') {
+  const dlg = $('confirm-dialog');
+  $('confirm-text').textContent = text;
+  $('confirm-ok').textContent = okLabel;
+  dlg.returnValue = '';
+  return new Promise((resolve) => {
+    dlg.addEventListener('close', () => resolve(dlg.returnValue === 'ok'), { once: true });
+    dlg.showModal();
+  });
+}
+
 async function deleteMessage(m) {
+  if (!await confirmAction('Delete this message? Everyone in the room will see it as deleted.', 'Delete')) return;
   try {
     await client.deleteMessage(m.id);
     onMessageDeleted({ room_id: m.room_id, message_id: m.id });
@@ -767,6 +780,10 @@ async function joinRoom(id, btn) {
 async function leaveRoom() {
   const id = S.current;
   if (id == null) return;
+  const room = S.rooms.get(id);
+  const again = room && room.is_public ? 'You can join it again from the public rooms.' : 'To come back, a member has to add you again.';
+  if (!await confirmAction(`Leave “${roomName(room)}”? ${again}`, 'Leave')) return;
+  if (S.current !== id) return;
   await withButton($('leave-room-btn'), async () => {
     try {
       await client.leaveRoom(id);

@@ -104,4 +104,48 @@ export const uiTests = [
         ['#messages > li[data-message-id] .content', `${edited}\nsixth`]);
     },
   },
+  {
+    name: 'ui10e. deleting a message asks first (Cancel keeps it)',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'deleter', { id });
+      await createRoom(page, { name: `Deletions ${id}` });
+      const doomed = `to be deleted (${id})`;
+      await sendMessage(page, doomed);
+      const li = await messageLi(page, doomed);
+      await li.locator('[data-testid="delete-message"]').click();
+      const dialog = page.locator('#confirm-dialog');
+      await dialog.waitFor({ state: 'visible' });
+      await page.click('#confirm-cancel');
+      await dialog.waitFor({ state: 'hidden' });
+      await sleep(500);
+      assertEqual(await li.getAttribute('class'), 'msg own', 'the message after cancelling');
+      await li.locator('[data-testid="delete-message"]').click();
+      await dialog.waitFor({ state: 'visible' });
+      await page.click('#confirm-ok');
+      await page.locator('#messages > li.deleted[data-message-id]').waitFor();
+    },
+  },
+  {
+    name: 'ui10f. leaving a room asks first (Escape keeps it)',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'leaver', { id });
+      const name = `Leaving ${id}`;
+      await createRoom(page, { name });
+      await page.click('#leave-room-btn');
+      const dialog = page.locator('#confirm-dialog');
+      await dialog.waitFor({ state: 'visible' });
+      assert((await page.textContent('#confirm-text')).includes(name), 'the question does not name the room');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      await sleep(500);
+      assertEqual(await page.textContent('#room-title'), name, 'room after cancelling the leave');
+      assertEqual(await roomItem(page, name).count(), 1, 'room in the list after cancelling');
+      await page.click('#leave-room-btn');
+      await dialog.waitFor({ state: 'visible' });
+      await page.click('#confirm-ok');
+      await roomItem(page, name).waitFor({ state: 'detached' });
+    },
+  },
 ];
