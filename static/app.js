@@ -131,6 +131,7 @@ const S = {
   chatConnections: 0,
   tasks: new Map(),
   notifUnread: 0,
+  events: new Map(), // room id → [{after, text, at}]: joins and leaves seen live, shown between messages
   staff: { rooms: new Map(), current: null, msgs: new Map(), markTimer: null },
   support: { msgs: new Map() },
 };
@@ -164,11 +165,20 @@ function toastError(err, title = 'Error') {
 
 // ------------------------------------------------------------------ connection indicator
 
+/** What the connection states read as (data-state keeps the client's name). */
+const STATE_LABEL = {
+  idle: 'Not connected', connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…',
+  offline: 'Offline', signed_out: 'Signed out', closed: 'Disconnected',
+};
+const SOCKET_LABEL = { chat: 'Chat', tasks: 'Tasks', notifications: 'Notifications', admin: 'Support console', support: 'Support chat' };
+const stateLabel = (s) => STATE_LABEL[s] || String(s || '').replace(/_/g, ' ');
+
 function renderConn() {
   const el = $('conn-state');
-  el.textContent = client.state;
+  el.textContent = stateLabel(client.state);
   el.dataset.state = client.state;
-  el.title = Object.entries(client.socketStates()).map(([n, s]) => `${n}: ${s}`).join('\n') || 'Connection state';
+  el.title = Object.entries(client.socketStates()).filter(([, s]) => s !== 'idle')
+    .map(([n, s]) => `${SOCKET_LABEL[n] || n}: ${stateLabel(s)}`).join('\n') || 'Connection state';
 }
 client.onState(renderConn);
 for (const name of ['chat', 'tasks', 'notifications', 'admin', 'support']) client.socket(name).on('state', renderConn);
@@ -210,6 +220,7 @@ function resetData() {
   S.rooms.clear(); S.msgs.clear(); S.hasOlder.clear(); S.typing.clear(); S.lastMarked.clear();
   S.current = null; S.chatConnections = 0;
   S.tasks.clear(); S.notifUnread = 0;
+  S.events.clear();
   S.staff.rooms.clear(); S.staff.msgs.clear(); S.staff.current = null;
   $('room-list').replaceChildren();
   $('public-rooms').replaceChildren();
@@ -360,6 +371,8 @@ function closeRoom() {
 
 async function openRoom(id) {
   if (S.typingActive) stopTyping();
+  // Once the messages are in, focus goes to the message box, unless one started typing elsewhere meanwhile.
+  const focusBefore = document.activeElement;
   S.current = id;
   S.msgs.set(id, new Map());
   const room = S.rooms.get(id);
@@ -382,10 +395,51 @@ async function openRoom(id) {
     if (S.current === id) $('messages').replaceChildren();
     toastError(err, 'Could not open the room');
   }
-  if (S.current === id) $('message-input').focus({ preventScroll: true });
+  const now = document.activeElement;
+  const typingElsewhere = now && now !== focusBefore && now !== $('message-input') && now.matches('input, textarea, select');
+  if (S.current === id && !typingElsewhere) $('message-input').focus({ preventScroll: true });
 }
 
 // ------------------------------------------------------------------ messages
+
+/** Links (http and https) and @mentions in a text, as DOM nodes: the text itself only ever becomes text nodes. */
+const TOKENS = /https?:\/\/[^\s<>"]+|@[A-Za-z0-9_.-]+/gi;
+function richText(value) {
+  const text = String(value);
+  const frag = document.createDocumentFragment();
+  const me = S.user ? S.user.username.toLowerCase() : null;
+  let last = 0;
+  for (const m of text.matchAll(TOKENS)) {
+    const start = m.index;
+    const prev = start > 0 ? text[start - 1] : '';
+    if (prev && /[\p{L}\p{N}_]/u.test(prev)) continue; // inside a word (an e-mail address, "xhttp://")
+    let token = m[0];
+    let node = null;
+    if (token[0] === '@') {
+      // The server's rule: 3–32 username characters after @ at a word start, trailing . and - not part of it.
+      const name = token.slice(1).replace(/[.-]+$/, '');
+      if (name.length < 3 || name.length > 32) continue;
+      token = `@${name}`;
+      node = h('span', { class: `mention${me && name.toLowerCase() === me ? ' me' : ''}`, text: token });
+    } else {
+      // Punctuation after a link ends the sentence, not the link; a ")" closes one only when the link opened it.
+      while (/[.,;:!?'"\])}]$/.test(token)) {
+        const ch = token[token.length - 1];
+        if (ch === ')' && token.split('(').length > token.split(')').length - 1) break;
+        token = token.slice(0, -1);
+      }
+      let url = null;
+      try { url = new URL(token); } catch { /* not a link */ }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) continue;
+      node = h('a', { href: token, target: '_blank', rel: 'noopener noreferrer nofollow', text: token });
+    }
+    if (start > last) frag.append(text.slice(last, start));
+    frag.append(node);
+    last = start + token.length;
+  }
+  if (last < text.length) frag.append(text.slice(last));
+  return frag;
+}
 
 function messageItem(m, { onEdit, onDelete, nameOf = (x) => (isMine(x) ? 'You' : userName(x.sender)), isOwn = isMine } = {}) {
   const own = isOwn(m);
@@ -396,7 +450,7 @@ function messageItem(m, { onEdit, onDelete, nameOf = (x) => (isMine(x) ? 'You' :
     h('span', { class: 'sender', text: nameOf(m) }),
     timeEl(m.created_at),
     m.edited_at && !m.deleted ? h('span', { class: 'edited', title: new Date(m.edited_at).toLocaleString(), text: '(edited)' }) : null),
-  h('div', { class: 'content', text: m.deleted ? '' : m.content }),
+  h('div', { class: 'content' }, m.deleted ? '' : richText(m.content || '')),
   m.deleted ? h('div', { class: 'deleted-note', text: 'Message deleted' }) : null,
   own && isMine(m) && !m.deleted && (onEdit || onDelete) ? h('div', { class: 'actions' },
     onEdit ? h('button', { type: 'button', class: 'edit-btn', 'data-testid': 'edit-message', text: 'Edit', onclick: () => onEdit(li, m) }) : null,
@@ -420,13 +474,40 @@ function upsertInto(list, m, make) {
 
 const chatItem = (m) => messageItem(m, { onEdit: startEdit, onDelete: deleteMessage });
 
+function systemItem(ev) {
+  return h('li', { class: 'system', 'data-testid': 'system-line', dataset: { after: ev.after } }, h('span', { text: ev.text }), ' ', timeEl(ev.at));
+}
+
 function renderMessages() {
   const map = S.msgs.get(S.current) || new Map();
   const list = $('messages');
   const msgs = [...map.values()].sort((a, b) => a.id - b.id);
-  list.replaceChildren(...msgs.map(chatItem));
-  if (!msgs.length) list.append(h('li', { class: 'muted small-text empty', text: 'No messages yet. Say hello!' }));
+  // Joins and leaves seen live go after the newest message known when they happened.
+  const events = [...(S.events.get(S.current) || [])];
+  const items = [];
+  for (const m of msgs) {
+    while (events.length && events[0].after < m.id) items.push(systemItem(events.shift()));
+    items.push(chatItem(m));
+  }
+  items.push(...events.map(systemItem));
+  list.replaceChildren(...items);
+  if (!msgs.length && !items.length) list.append(h('li', { class: 'muted small-text empty', text: 'No messages yet. Say hello!' }));
   $('load-older-btn').hidden = !S.hasOlder.get(S.current);
+}
+
+/** "Bob joined" / "Bob left" in the open conversation. */
+function addSystemLine(roomId, text) {
+  if (roomId !== S.current) return;
+  const map = S.msgs.get(roomId);
+  const ev = { after: map && map.size ? Math.max(...map.keys()) : 0, text, at: new Date().toISOString() };
+  if (!S.events.has(roomId)) S.events.set(roomId, []);
+  S.events.get(roomId).push(ev);
+  const list = $('messages');
+  const stick = nearBottom(list);
+  const empty = list.querySelector('li.empty');
+  if (empty) empty.remove();
+  list.append(systemItem(ev));
+  if (stick) scrollToBottom(true);
 }
 
 function nearBottom(list) { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
@@ -539,7 +620,7 @@ async function sendCurrent() {
   setSendStatus('Sending…', '');
   try {
     const r = await client.sendMessage(room, content);
-    setSendStatus(`Sent via ${r.method}`, r.method);
+    setSendStatus('', r.method);
     if (r.message) onChatMessage(r.message);
   } catch (err) {
     if (!input.value) input.value = content;
@@ -749,7 +830,7 @@ async function browsePublic() {
         const member = S.rooms.has(r.id);
         return h('li', { dataset: { roomId: r.id }, 'data-testid': 'public-room' },
           h('span', { class: 'name', text: roomName(r), title: roomName(r) }),
-          h('span', { class: 'muted small-text', text: r.member_count != null ? `${r.member_count}` : '' }),
+          r.member_count != null ? h('span', { class: 'member-count muted small-text', text: `${r.member_count} member${r.member_count === 1 ? '' : 's'}` }) : null,
           member
             ? h('button', { type: 'button', class: 'open-btn secondary small', text: 'Open', onclick: () => openRoom(r.id) })
             : h('button', { type: 'button', class: 'join-btn small', 'data-testid': 'join-room', text: 'Join', onclick: (ev) => joinRoom(r.id, ev.currentTarget) }));
@@ -817,7 +898,10 @@ client.on('message', (f) => onChatMessage(f.message));
 client.on('message_updated', (f) => onMessageUpdated(f.message));
 client.on('message_deleted', (f) => onMessageDeleted(f));
 client.on('room_updated', (f) => { putRoom(f.room, { keepUnread: true }); renderRooms(); if (f.room && f.room.id === S.current) renderRoomHeader(); });
-client.on('member_joined', ({ room_id }) => refreshRoom(room_id));
+client.on('member_joined', ({ room_id, user }) => {
+  refreshRoom(room_id);
+  if (user && !(S.user && user.id === S.user.id)) { addSystemLine(room_id, `${userName(user)} joined`); }
+});
 client.on('member_left', ({ room_id, user }) => {
   if (S.user && user && user.id === S.user.id) {
     S.rooms.delete(room_id);
@@ -826,7 +910,7 @@ client.on('member_left', ({ room_id, user }) => {
     return;
   }
   if (S.rooms.has(room_id)) refreshRoom(room_id);
-  if (user) clearTyping(room_id, user.id);
+  if (user) { clearTyping(room_id, user.id); addSystemLine(room_id, `${userName(user)} left`); }
 });
 client.on('typing', onTyping);
 client.on('read_receipt', ({ room_id, user_id, last_read_message_id }) => {
@@ -1188,7 +1272,7 @@ client.support.on('state', () => renderSupportState());
 function renderSupportState() {
   const el = $('support-state');
   const s = client.support.state;
-  el.textContent = s === 'idle' ? '' : (s === 'open' && client.support.guest ? `open · ${client.support.guest.name}` : s);
+  el.textContent = s === 'idle' ? '' : (s === 'open' && client.support.guest ? `${stateLabel(s)} · ${client.support.guest.name}` : stateLabel(s));
   el.dataset.state = s;
 }
 
@@ -1302,7 +1386,7 @@ client.admin.on('room_updated', (f) => {
   renderStaffRooms();
 });
 client.admin.on('forbidden', () => { $('staff-console').hidden = true; });
-client.admin.on('state', (s) => { const el = $('staff-state'); el.textContent = s === 'idle' ? '' : s; el.dataset.state = s; });
+client.admin.on('state', (s) => { const el = $('staff-state'); el.textContent = s === 'idle' ? '' : stateLabel(s); el.dataset.state = s; });
 
 // ------------------------------------------------------------------ wiring
 

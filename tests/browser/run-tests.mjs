@@ -304,7 +304,7 @@ const tests = [
       const res = await fetch(`${t.server.origin}/api/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
       assertEqual(res.status, 204, 'logout status');
       await waitConnState(p.page, 'signed_out', T.short);
-      assertEqual(await p.page.textContent('#conn-state'), 'signed_out', '#conn-state text');
+      assertEqual(await p.page.textContent('#conn-state'), 'Signed out', '#conn-state text');
       await p.page.waitForSelector('#auth-view', { state: 'visible', timeout: T.short });
       // A bounded observation window: nothing may keep knocking.
       await sleep(5000);
@@ -350,7 +350,7 @@ const tests = [
       await visitor.page.fill('#support-input', question);
       await visitor.page.click('#support-send');
       assertEqual(await waitForMessage(visitor.page, '#support-messages', question), 1, 'copies of the question in the widget');
-      await visitor.page.waitForFunction(() => /^open · Visitor /.test(document.getElementById('support-state').textContent), null, { timeout: T.short });
+      await visitor.page.waitForFunction(() => /^Connected · Visitor /.test(document.getElementById('support-state').textContent), null, { timeout: T.short });
       const guest = await visitor.page.evaluate(() => window.hearth.support.guest);
       assert(guest && guest.name, 'no guest identity in the connected frame');
       // The visitor's own message is shown as theirs.

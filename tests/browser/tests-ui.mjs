@@ -105,6 +105,76 @@ export const uiTests = [
     },
   },
   {
+    name: 'ui10a. the connection pill reads as words, not raw state names',
+    async fn(t) {
+      const p = await t.newPage('pill');
+      assertEqual(await p.page.textContent('#conn-state'), 'Signed out', 'pill when signed out');
+      await p.page.fill('#username', `pill_${uniq()}`);
+      await p.page.fill('#password', PASSWORD);
+      await p.page.click('#register-btn');
+      await waitConnState(p.page, 'open');
+      const pill = await p.page.textContent('#conn-state');
+      t.log(`connection pill: ${pill}; tooltip: ${JSON.stringify(await p.page.getAttribute('#conn-state', 'title'))}`);
+      assertEqual(pill, 'Connected', 'pill text when open');
+      assert(!/_|\bopen\b|idle/.test(await p.page.getAttribute('#conn-state', 'title')), 'raw state names in the tooltip');
+    },
+  },
+  {
+    name: 'ui10b. no "Sent via websocket" line after sending',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'quiet', { id });
+      await createRoom(page, { name: `Quiet ${id}` });
+      assertEqual(await sendMessage(page, `hello (${id})`), 'websocket', 'transport');
+      const status = await page.textContent('#send-status');
+      assert(!/via|websocket|rest/i.test(status), `transport line shown: ${JSON.stringify(status)}`);
+    },
+  },
+  {
+    name: 'ui10c. links are clickable and @mentions highlighted, and the text stays text',
+    async fn(t) {
+      const { id, alice, bob } = await pair(t);
+      const page = alice.page;
+      await createRoom(page, { name: `Links ${id}`, members: [bob.user.username] });
+      const text = `@${bob.user.username} see https://example.com/a?b=1&c=2. Also <b>bold</b> <img src=x onerror="window.__xss=1"> and (http://example.org/x) @${alice.user.username} mail me@example.com`;
+      await sendMessage(page, text);
+      const li = await messageLi(page, text);
+      const content = li.locator('.content');
+      assertEqual(await content.textContent(), text, 'text of the message');
+      const links = await content.locator('a').evaluateAll((as) => as.map((a) => ({ href: a.getAttribute('href'), text: a.textContent, rel: a.rel, target: a.target })));
+      assertEqual(JSON.stringify(links.map((l) => l.href)), JSON.stringify(['https://example.com/a?b=1&c=2', 'http://example.org/x']), 'links');
+      assert(links.every((l) => l.rel.includes('noopener') && l.target === '_blank'), `link attributes: ${JSON.stringify(links)}`);
+      const mentions = await content.locator('.mention').allTextContents();
+      assertEqual(JSON.stringify(mentions), JSON.stringify([`@${bob.user.username}`, `@${alice.user.username}`]), 'mentions');
+      assertEqual(await content.locator('.mention.me').textContent(), `@${alice.user.username}`, 'my own mention');
+      assertEqual(await content.locator('b, img').count(), 0, 'elements made from the text');
+      assertEqual(await page.evaluate(() => window.__xss), undefined, 'script ran');
+      // Bob sees his own mention marked.
+      await openRoom(bob.page, `Links ${id}`);
+      await (await messageLi(bob.page, text)).locator('.mention.me', { hasText: `@${bob.user.username}` }).waitFor();
+    },
+  },
+  {
+    name: 'ui10d. the public directory labels its member count',
+    async fn(t) {
+      const { id, alice, bob } = await pair(t);
+      const name = `Lobby ${id}`;
+      await alice.page.fill('#new-room-name', name);
+      await alice.page.check('#new-room-public');
+      await alice.page.click('#create-room-btn');
+      await alice.page.waitForFunction((n) => document.getElementById('room-title').textContent === n, name);
+      await bob.page.fill('#public-query', name);
+      await bob.page.click('#browse-public-btn');
+      const entry = bob.page.locator('#public-rooms li[data-room-id]', { hasText: name });
+      await entry.waitFor();
+      assertEqual((await entry.locator('.member-count').textContent()).trim(), '1 member', 'member count in the directory');
+      await entry.locator('[data-testid="join-room"]').click();
+      await bob.page.waitForFunction((n) => document.getElementById('room-title').textContent === n, name);
+      await bob.page.click('#browse-public-btn');
+      await entry.locator('.member-count', { hasText: '2 members' }).waitFor();
+    },
+  },
+  {
     name: 'ui10e. deleting a message asks first (Cancel keeps it)',
     async fn(t) {
       const id = uniq();
@@ -146,6 +216,25 @@ export const uiTests = [
       await dialog.waitFor({ state: 'visible' });
       await page.click('#confirm-ok');
       await roomItem(page, name).waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'ui10g. a line in the conversation when someone joins or leaves',
+    async fn(t) {
+      const { id, alice, bob } = await pair(t);
+      const name = `Comings ${id}`;
+      const roomId = await createRoom(alice.page, { name });
+      await alice.page.fill('#add-member-username', bob.user.username);
+      await alice.page.click('#add-member-btn');
+      await alice.page.locator('#messages > li[data-testid="system-line"]', { hasText: `${bob.user.displayName} joined` }).waitFor();
+      await sendMessage(alice.page, `welcome (${id})`);
+      await bob.page.evaluate((r) => window.hearth.leaveRoom(r), roomId);
+      const left = alice.page.locator('#messages > li[data-testid="system-line"]', { hasText: `${bob.user.displayName} left` });
+      await left.waitFor();
+      // In order: joined, the message, left.
+      const order = await alice.page.locator('#messages > li').evaluateAll((els) => els.map((e) => e.textContent));
+      const at = (s) => order.findIndex((x) => x.includes(s));
+      assert(at('joined') < at(`welcome (${id})`) && at(`welcome (${id})`) < at(' left'), `order: ${JSON.stringify(order)}`);
     },
   },
 ];
