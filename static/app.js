@@ -187,6 +187,17 @@ for (const name of ['chat', 'tasks', 'notifications', 'admin', 'support']) clien
 
 function setAuthError(text) { $('auth-error').textContent = text || ''; }
 
+/** What Enter does on the auth form: sign up when a display name is filled in (it is only for sign-up), else sign in. */
+function authDefault() { return $('display-name').value.trim() ? 'register' : 'login'; }
+
+/** The button Enter triggers looks like the primary one. */
+function renderAuthDefault() {
+  const reg = authDefault() === 'register';
+  $('login-btn').classList.toggle('secondary', reg);
+  $('register-btn').classList.toggle('secondary', !reg);
+  $('auth-hint').textContent = reg ? 'Enter signs up (a display name is filled in).' : 'Enter signs in; with a display name filled in, Enter signs up.';
+}
+
 async function doAuth(kind) {
   const username = $('username').value.trim();
   const password = $('password').value;
@@ -199,6 +210,8 @@ async function doAuth(kind) {
     if (kind === 'register') await client.register(username, password, display || undefined);
     else await client.login(username, password);
     $('password').value = '';
+    $('display-name').value = '';
+    renderAuthDefault();
   } catch (err) {
     setAuthError(describe(err));
   } finally {
@@ -1396,6 +1409,13 @@ function onSubmit(id, fn) {
 
 onSubmit('auth-form', () => doAuth('login'));
 $('register-btn').addEventListener('click', () => doAuth('register'));
+// Enter in a field: sign up when a display name is filled in (it is only for sign-up), else sign in.
+$('auth-form').addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Enter' || ev.isComposing || ev.target.tagName !== 'INPUT') return;
+  ev.preventDefault();
+  doAuth(authDefault());
+});
+$('display-name').addEventListener('input', renderAuthDefault);
 $('logout-btn').addEventListener('click', async () => {
   $('logout-btn').disabled = true;
   try { await client.logout(); } finally { $('logout-btn').disabled = false; }
@@ -1437,6 +1457,7 @@ document.addEventListener('visibilitychange', () => {
 
 showTaskFields();
 renderSupportState();
+renderAuthDefault();
 if (client.isSignedIn) {
   enterApp(client.user);
   client.me().then((u) => applyUser(u)).catch(() => { /* a 401 signs out through the client */ });

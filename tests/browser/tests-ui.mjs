@@ -237,4 +237,23 @@ export const uiTests = [
       assert(at('joined') < at(`welcome (${id})`) && at(`welcome (${id})`) < at(' left'), `order: ${JSON.stringify(order)}`);
     },
   },
+  {
+    name: 'ui10i. Enter on the auth form: signs up when a display name is given, signs in otherwise',
+    async fn(t) {
+      const id = uniq();
+      const p = await t.newPage('enter');
+      await p.page.fill('#username', `enter_${id}`);
+      await p.page.fill('#password', PASSWORD);
+      await p.page.fill('#display-name', `Enter ${id}`);
+      await p.page.press('#display-name', 'Enter');
+      await p.page.waitForSelector('#app-view', { state: 'visible' });
+      assertEqual(await p.page.textContent('#current-user'), `Enter ${id}`, 'signed up as');
+      await p.page.click('#logout-btn');
+      await p.page.waitForSelector('#auth-view', { state: 'visible' });
+      await p.page.fill('#username', `enter_${id}`);
+      await p.page.fill('#password', PASSWORD);
+      await p.page.press('#password', 'Enter');
+      await p.page.waitForSelector('#app-view', { state: 'visible' });
+    },
+  },
 ];
