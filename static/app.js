@@ -295,27 +295,31 @@ function preview(m) {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
+/** A room of a list as a button (name, kind, unread badge; preview and time below). */
+function roomButton(r, { active, onclick, kindTag = true }) {
+  const unread = r.unread_count || 0;
+  let tag = null;
+  if (kindTag) tag = r.kind !== 'group' ? r.kind : (r.is_public ? 'public' : null);
+  return h('button', { type: 'button', class: 'room-btn', 'aria-current': active ? 'true' : null, onclick },
+    h('span', { class: 'room-line' },
+      h('span', { class: 'name', text: roomName(r) }),
+      tag ? h('span', { class: 'kind-tag', text: tag }) : null,
+      h('span', { class: 'badge', 'data-testid': 'unread-badge', hidden: unread === 0, text: unread, 'aria-label': `${unread} unread` })),
+    h('span', { class: 'room-line sub' },
+      h('span', { class: 'preview', text: preview(r.last_message) }),
+      timeEl(activity(r))));
+}
+
 function renderRooms() {
   const rooms = [...S.rooms.values()].sort((a, b) => activity(b).localeCompare(activity(a)) || b.id - a.id);
   const list = $('room-list');
+  const hadFocus = list.contains(document.activeElement) ? Number(document.activeElement.closest('li')?.dataset.roomId) : null;
   if (!rooms.length) { list.replaceChildren(h('li', { class: 'empty', text: 'No rooms yet: create one or open a direct chat.' })); return; }
-  list.replaceChildren(...rooms.map((r) => {
-    const unread = r.unread_count || 0;
-    const li = h('li', {
-      class: r.id === S.current ? 'active' : null, tabindex: 0, role: 'button', 'data-testid': 'room-item',
-      'aria-current': r.id === S.current ? 'true' : null, dataset: { roomId: r.id, kind: r.kind },
-    },
-    h('div', { class: 'room-line' },
-      h('span', { class: 'name', text: roomName(r) }),
-      r.kind !== 'group' ? h('span', { class: 'kind-tag', text: r.kind }) : (r.is_public ? h('span', { class: 'kind-tag', text: 'public' }) : null),
-      h('span', { class: 'badge', 'data-testid': 'unread-badge', hidden: unread === 0, text: unread, 'aria-label': `${unread} unread` })),
-    h('div', { class: 'room-line sub' },
-      h('span', { class: 'preview', text: preview(r.last_message) }),
-      timeEl(activity(r))));
-    li.addEventListener('click', () => openRoom(r.id));
-    li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); openRoom(r.id); } });
-    return li;
-  }));
+  list.replaceChildren(...rooms.map((r) => h('li', {
+    class: r.id === S.current ? 'active' : null, 'data-testid': 'room-item', dataset: { roomId: r.id, kind: r.kind },
+  }, roomButton(r, { active: r.id === S.current, onclick: () => openRoom(r.id) }))));
+  // A list rebuilt under the keyboard keeps its focus on the same room.
+  if (hadFocus != null) list.querySelector(`li[data-room-id="${hadFocus}"] button`)?.focus({ preventScroll: true });
 }
 
 function putRoom(room, { keepUnread = false } = {}) {
@@ -1295,17 +1299,11 @@ function renderStaffRooms() {
   const list = $('staff-rooms');
   const rooms = [...S.staff.rooms.values()].sort((a, b) => activity(b).localeCompare(activity(a)) || b.id - a.id);
   if (!rooms.length) { list.replaceChildren(h('li', { class: 'empty', text: 'No support conversations.' })); return; }
-  list.replaceChildren(...rooms.map((r) => {
-    const unread = r.unread_count || 0;
-    const li = h('li', { class: r.id === S.staff.current ? 'active' : null, tabindex: 0, role: 'button', 'data-testid': 'staff-room', dataset: { roomId: r.id } },
-      h('div', { class: 'room-line' },
-        h('span', { class: 'name', text: roomName(r) }),
-        h('span', { class: 'badge', 'data-testid': 'unread-badge', hidden: unread === 0, text: unread })),
-      h('div', { class: 'room-line sub' }, h('span', { class: 'preview', text: preview(r.last_message) }), timeEl(activity(r))));
-    li.addEventListener('click', () => openStaffRoom(r.id));
-    li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') openStaffRoom(r.id); });
-    return li;
-  }));
+  const hadFocus = list.contains(document.activeElement) ? Number(document.activeElement.closest('li')?.dataset.roomId) : null;
+  list.replaceChildren(...rooms.map((r) => h('li', {
+    class: r.id === S.staff.current ? 'active' : null, 'data-testid': 'staff-room', dataset: { roomId: r.id },
+  }, roomButton(r, { active: r.id === S.staff.current, onclick: () => openStaffRoom(r.id), kindTag: false }))));
+  if (hadFocus != null) list.querySelector(`li[data-room-id="${hadFocus}"] button`)?.focus({ preventScroll: true });
 }
 
 async function loadStaffRooms() {
