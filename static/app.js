@@ -130,8 +130,12 @@ const S = {
   markTimer: null,
   chatConnections: 0,
   tasks: new Map(),
+  tasksLoaded: false,
   notifUnread: 0,
   events: new Map(), // room id → [{after, text, at}]: joins and leaves seen live, shown between messages
+  people: new Map(), // username → display name, of people the page has seen (suggestions for bulk messages)
+  bulkRooms: new Set(), // room ids ticked for a bulk message
+  bulkPeople: [], // usernames chosen for a bulk message
   staff: { rooms: new Map(), current: null, msgs: new Map(), markTimer: null },
   support: { msgs: new Map() },
 };
@@ -232,9 +236,10 @@ function applyUser(user) {
 function resetData() {
   S.rooms.clear(); S.msgs.clear(); S.hasOlder.clear(); S.typing.clear(); S.lastMarked.clear();
   S.current = null; S.chatConnections = 0;
-  S.tasks.clear(); S.notifUnread = 0;
-  S.events.clear();
+  S.tasks.clear(); S.tasksLoaded = false; S.notifUnread = 0;
+  S.events.clear(); S.people.clear(); S.bulkRooms.clear(); S.bulkPeople = [];
   S.staff.rooms.clear(); S.staff.msgs.clear(); S.staff.current = null;
+  renderBulkPickers();
   $('room-list').replaceChildren();
   $('public-rooms').replaceChildren();
   $('tasks').replaceChildren();
@@ -314,6 +319,7 @@ function renderRooms() {
   const rooms = [...S.rooms.values()].sort((a, b) => activity(b).localeCompare(activity(a)) || b.id - a.id);
   const list = $('room-list');
   const hadFocus = list.contains(document.activeElement) ? Number(document.activeElement.closest('li')?.dataset.roomId) : null;
+  renderBulkRooms();
   if (!rooms.length) { list.replaceChildren(h('li', { class: 'empty', text: 'No rooms yet: create one or open a direct chat.' })); return; }
   list.replaceChildren(...rooms.map((r) => h('li', {
     class: r.id === S.current ? 'active' : null, 'data-testid': 'room-item', dataset: { roomId: r.id, kind: r.kind },
@@ -338,8 +344,11 @@ async function loadRooms() {
     S.rooms.clear();
     for (const r of rooms) S.rooms.set(r.id, r);
     if (S.current != null && !S.rooms.has(S.current)) closeRoom();
+    for (const r of rooms) notePerson(r.last_message && r.last_message.sender);
     renderRooms();
     renderRoomHeader();
+    // Bulk messages name their rooms.
+    for (const t of S.tasks.values()) if (t.kind === 'bulk_message') upsertTask({ id: t.id });
   } catch (err) {
     if (client.isSignedIn) toastError(err, 'Could not load rooms');
   }
@@ -458,6 +467,14 @@ function richText(value) {
   return frag;
 }
 
+/** Remembers someone's name (suggestions for the people of a bulk message). */
+function notePerson(u) {
+  if (!u || !u.username || u.username.startsWith('~') || (S.user && u.id === S.user.id)) return;
+  if (S.people.get(u.username) === u.display_name) return;
+  S.people.set(u.username, u.display_name || u.username);
+  renderPeopleSuggestions();
+}
+
 function messageItem(m, { onEdit, onDelete, nameOf = (x) => (isMine(x) ? 'You' : userName(x.sender)), isOwn = isMine } = {}) {
   const own = isOwn(m);
   const li = h('li', {
@@ -531,6 +548,7 @@ function nearBottom(list) { return list.scrollHeight - list.scrollTop - list.cli
 function scrollToBottom(force = false, list = $('messages')) { if (force || nearBottom(list)) list.scrollTop = list.scrollHeight; }
 
 function showMessage(m) {
+  notePerson(m.sender);
   const map = S.msgs.get(m.room_id);
   if (!map || m.room_id !== S.current) return;
   map.set(m.id, m);
@@ -917,7 +935,7 @@ client.on('message_deleted', (f) => onMessageDeleted(f));
 client.on('room_updated', (f) => { putRoom(f.room, { keepUnread: true }); renderRooms(); if (f.room && f.room.id === S.current) renderRoomHeader(); });
 client.on('member_joined', ({ room_id, user }) => {
   refreshRoom(room_id);
-  if (user && !(S.user && user.id === S.user.id)) { addSystemLine(room_id, `${userName(user)} joined`); }
+  if (user && !(S.user && user.id === S.user.id)) { notePerson(user); addSystemLine(room_id, `${userName(user)} joined`); }
 });
 client.on('member_left', ({ room_id, user }) => {
   if (S.user && user && user.id === S.user.id) {
@@ -963,13 +981,60 @@ function taskParams(kind) {
   }
   const params = { content: $('task-content').value };
   if (!params.content.trim()) throw new Error('Enter the message to send.');
-  const roomIds = splitList($('task-room-ids').value).map(Number);
-  if (roomIds.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error('Room ids are positive numbers.');
-  const usernames = splitList($('task-usernames').value);
+  // A name typed but not added yet counts too.
+  addPeople($('task-people').value);
+  const roomIds = [...S.bulkRooms].filter((id) => S.rooms.has(id));
+  const usernames = [...S.bulkPeople];
   if (roomIds.length) params.room_ids = roomIds;
   if (usernames.length) params.usernames = usernames;
-  if (!roomIds.length && !usernames.length) throw new Error('Give room ids or usernames (or both).');
+  if (!roomIds.length && !usernames.length) throw new Error('Pick at least one room or add a person.');
   return params;
+}
+
+// The bulk message's targets: rooms ticked in a list of one's rooms, people added by username.
+
+function renderBulkRooms() {
+  const list = $('task-rooms-list');
+  const rooms = [...S.rooms.values()].filter((r) => r.kind !== 'support')
+    .sort((a, b) => roomName(a).localeCompare(roomName(b)) || a.id - b.id);
+  for (const id of [...S.bulkRooms]) if (!S.rooms.has(id)) S.bulkRooms.delete(id);
+  if (!rooms.length) { list.replaceChildren(h('li', { class: 'muted small-text', text: 'You are in no rooms yet.' })); return; }
+  list.replaceChildren(...rooms.map((r) => {
+    const box = h('input', {
+      type: 'checkbox', dataset: { roomId: r.id }, checked: S.bulkRooms.has(r.id),
+      onchange: (ev) => { if (ev.currentTarget.checked) S.bulkRooms.add(r.id); else S.bulkRooms.delete(r.id); },
+    });
+    return h('li', {}, h('label', { class: 'check' }, box, h('span', { class: 'name', text: roomName(r) }),
+      r.kind === 'direct' ? h('span', { class: 'kind-tag', text: 'direct' }) : null));
+  }));
+}
+
+function renderBulkPeople() {
+  const list = $('task-people-list');
+  list.replaceChildren(...S.bulkPeople.map((name) => {
+    const shown = S.people.get(name);
+    return h('li', { dataset: { username: name } },
+      h('span', { text: shown && shown !== name ? `${shown} (@${name})` : `@${name}` }),
+      h('button', {
+        type: 'button', class: 'chip-remove', 'aria-label': `Remove ${name}`, text: '×',
+        onclick: () => { S.bulkPeople = S.bulkPeople.filter((n) => n !== name); renderBulkPeople(); $('task-people').focus(); },
+      }));
+  }));
+}
+
+function renderPeopleSuggestions() {
+  const names = [...S.people.entries()].sort((a, b) => a[1].localeCompare(b[1]));
+  $('task-people-suggest').replaceChildren(...names.map(([username, display]) => h('option', { value: username, label: display })));
+}
+
+function renderBulkPickers() { renderBulkRooms(); renderBulkPeople(); renderPeopleSuggestions(); }
+
+/** Adds the usernames typed (commas or spaces between several; a leading @ is fine). */
+function addPeople(text) {
+  const names = splitList(text).map((n) => n.replace(/^@/, '')).filter(Boolean);
+  for (const n of names) if (!S.bulkPeople.some((x) => x.toLowerCase() === n.toLowerCase())) S.bulkPeople.push(n);
+  $('task-people').value = '';
+  if (names.length) renderBulkPeople();
 }
 
 async function startTask() {
@@ -994,8 +1059,8 @@ function paramsSummary(t) {
   if (t.kind === 'validate_numbers') return `${Array.isArray(p.numbers) ? p.numbers.length : '?'} numbers`;
   if (t.kind === 'bulk_message') {
     const parts = [];
-    if (p.room_ids && p.room_ids.length) parts.push(`rooms ${p.room_ids.join(', ')}`);
-    if (p.usernames && p.usernames.length) parts.push(`users ${p.usernames.join(', ')}`);
+    if (p.room_ids && p.room_ids.length) parts.push(`${p.room_ids.length === 1 ? 'room' : 'rooms'} ${p.room_ids.map((id) => (S.rooms.has(id) ? roomName(S.rooms.get(id)) : `#${id}`)).join(', ')}`);
+    if (p.usernames && p.usernames.length) parts.push(p.usernames.map((u) => `@${u}`).join(', '));
     return `“${String(p.content || '').slice(0, 40)}” → ${parts.join('; ') || 'nobody'}`;
   }
   return '';
@@ -1027,7 +1092,7 @@ function summaryText(s) {
       const parts = Object.entries(v).map(([t, n]) => `${typeLabel(t)} ${n}`);
       return parts.length ? `by type: ${parts.join(', ')}` : null;
     }
-    return `${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`;
+    return `${k.replace(/_/g, ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : v}`;
   }).filter(Boolean).join(', ');
 }
 
@@ -1079,6 +1144,43 @@ async function showResults(t) {
   }
 }
 
+/** A bulk message's target as the result names it ("room 12", "user bob"), readable. */
+function targetLabel(target) {
+  const m = /^(room|user) (.+)$/.exec(String(target));
+  if (!m) return String(target);
+  if (m[1] === 'user') return `@${m[2]}`;
+  const room = S.rooms.get(Number(m[2]));
+  return room ? `${roomName(room)} (room #${m[2]})` : `room #${m[2]}`;
+}
+
+/** Where a finished bulk message could not be posted, and why (from GET /api/tasks/{id}/result). */
+function failuresList(t) {
+  if (!Array.isArray(t._failures) || !t._failures.length) return null;
+  return h('div', { class: 'task-failures', 'data-testid': 'task-failures' },
+    h('div', { class: 'failures-head', text: `Not sent to ${t._failures.length} target${t._failures.length === 1 ? '' : 's'}:` }),
+    h('ul', {}, t._failures.map((f) => h('li', { dataset: { target: f.target, code: f.code } },
+      h('span', { class: 'target', text: targetLabel(f.target) }), ': ',
+      h('span', { class: 'reason', text: f.reason || f.code || 'failed' })))));
+}
+
+function wantsFailures(t) {
+  const s = t.result_summary;
+  return t.kind === 'bulk_message' && !ACTIVE.has(t.status) && s && typeof s === 'object' && Number(s.failed) > 0
+    && t._failures === undefined && !t._loadingFailures;
+}
+
+async function loadFailures(t) {
+  S.tasks.set(t.id, { ...t, _loadingFailures: true });
+  try {
+    const r = await client.fetchTaskResult(t.id);
+    upsertTask({ id: t.id, _failures: Array.isArray(r && r.failed) ? r.failed : [], _loadingFailures: false });
+  } catch {
+    // Shown again on the next change of the task (or a reload).
+    const cur = S.tasks.get(t.id);
+    if (cur) cur._loadingFailures = false;
+  }
+}
+
 function taskItem(t) {
   const active = ACTIVE.has(t.status);
   const actions = [];
@@ -1106,7 +1208,19 @@ function taskItem(t) {
     t.result_summary ? h('div', { class: 'result-summary', text: summaryText(t.result_summary) }) : null,
     t.error ? h('div', { class: 'task-error', text: typeof t.error === 'string' ? t.error : JSON.stringify(t.error) }) : null,
     h('div', { class: 'task-actions' }, actions),
+    active ? null : failuresList(t),
     active ? null : resultsTable(t));
+}
+
+/** "No tasks yet" while the list is empty. */
+function renderTasksEmpty() {
+  const list = $('tasks');
+  const any = list.querySelector('li[data-task-id]');
+  const empty = list.querySelector('li.empty');
+  if (any && empty) empty.remove();
+  if (!any && !empty && S.tasksLoaded) {
+    list.append(h('li', { class: 'empty muted small-text', 'data-testid': 'tasks-empty', text: 'No tasks yet. Start one above: it runs on the server, and you can leave the page meanwhile.' }));
+  }
 }
 
 function renderTask(t) {
@@ -1121,10 +1235,12 @@ function renderTask(t) {
   t._rerender = false;
   const li = taskItem(t);
   if (existing) { existing.replaceWith(li); return; }
+  renderTasksEmpty();
   for (const el of list.querySelectorAll('li[data-task-id]')) {
-    if (Number(el.dataset.taskId) < t.id) { list.insertBefore(li, el); return; }
+    if (Number(el.dataset.taskId) < t.id) { list.insertBefore(li, el); renderTasksEmpty(); return; }
   }
   list.append(li);
+  renderTasksEmpty();
 }
 
 function upsertTask(task, { rerender = true } = {}) {
@@ -1134,12 +1250,15 @@ function upsertTask(task, { rerender = true } = {}) {
   if (!ACTIVE.has(t.status)) t._cancelling = false;
   S.tasks.set(t.id, t);
   renderTask(t);
+  if (wantsFailures(t)) loadFailures(t);
 }
 
 async function loadTasks() {
   try {
     const { tasks = [] } = await client.getTasks({ limit: 20 });
+    S.tasksLoaded = true;
     for (const t of tasks) upsertTask(t);
+    renderTasksEmpty();
   } catch (err) {
     if (client.isSignedIn) toastError(err, 'Could not load tasks');
   }
@@ -1435,6 +1554,10 @@ $('message-input').addEventListener('input', onInputTyping);
 $('message-input').addEventListener('blur', stopTyping);
 
 $('task-kind').addEventListener('change', showTaskFields);
+$('task-people').addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && !ev.isComposing) { ev.preventDefault(); addPeople($('task-people').value); }
+});
+$('task-people-add').addEventListener('click', () => { addPeople($('task-people').value); $('task-people').focus(); });
 onSubmit('task-form', startTask);
 
 onSubmit('support-form', supportSend);
@@ -1456,6 +1579,7 @@ document.addEventListener('visibilitychange', () => {
 showTaskFields();
 renderSupportState();
 renderAuthDefault();
+renderBulkPickers();
 if (client.isSignedIn) {
   enterApp(client.user);
   client.me().then((u) => applyUser(u)).catch(() => { /* a 401 signs out through the client */ });

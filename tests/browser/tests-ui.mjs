@@ -105,6 +105,53 @@ export const uiTests = [
     },
   },
   {
+    name: 'ui7. bulk message: rooms picked from the room list, people by username; failed targets and why in the task',
+    async fn(t) {
+      const { id, alice, bob } = await pair(t);
+      const page = alice.page;
+      const roomName = `Bulk ${id}`;
+      await createRoom(page, { name: roomName });
+      await createRoom(page, { name: `Other ${id}` });
+      await page.selectOption('#task-kind', 'bulk_message');
+      assertEqual(await page.locator('#task-room-ids').count(), 0, 'a "room ids" field is still asked for');
+      const content = `Bulk hello (${id})`;
+      await page.fill('#task-content', content);
+      await page.locator('#task-rooms').getByLabel(roomName, { exact: true }).check();
+      const ghost = `ghost_${id}`;
+      for (const name of [bob.user.username, ghost]) {
+        await page.fill('#task-people', name);
+        await page.press('#task-people', 'Enter');
+        await page.locator(`#task-people-list li[data-username="${name}"]`).waitFor();
+      }
+      assertEqual(await page.inputValue('#task-people'), '', 'the people box after adding');
+      // A chip can be removed again.
+      await page.fill('#task-people', alice.user.username);
+      await page.click('#task-people-add');
+      const self = page.locator(`#task-people-list li[data-username="${alice.user.username}"]`);
+      await self.locator('button').click();
+      await self.waitFor({ state: 'detached' });
+      await page.click('#start-task-btn');
+      const task = page.locator('#tasks li[data-testid="task"][data-kind="bulk_message"]').first();
+      await task.waitFor();
+      assert((await task.locator('.task-params').textContent()).includes(roomName), `the task does not name the room: ${await task.locator('.task-params').textContent()}`);
+      await page.waitForFunction(() => document.querySelector('#tasks li[data-kind="bulk_message"]').dataset.status === 'completed', null, { timeout: T.long });
+      const failures = task.locator('[data-testid="task-failures"] li');
+      await failures.first().waitFor();
+      assertEqual(await failures.count(), 1, 'failed targets shown');
+      const text = await failures.first().textContent();
+      t.log(`failure shown: ${text}`);
+      assert(text.includes(ghost), `the failure does not name the target: ${text}`);
+      assertEqual(await failures.first().getAttribute('data-target'), `user ${ghost}`, 'data-target');
+      const reason = (await failures.first().locator('.reason').textContent()).trim();
+      assert(reason.length > 3 && !/^[a-z_]+$/.test(reason), `no readable reason: ${reason}`);
+      // The message reached the room and Bob.
+      await openRoom(page, roomName);
+      await waitForMessage(page, '#messages', content);
+      await openRoom(bob.page, alice.user.displayName);
+      await waitForMessage(bob.page, '#messages', content);
+    },
+  },
+  {
     name: 'ui10a. the connection pill reads as words, not raw state names',
     async fn(t) {
       const p = await t.newPage('pill');
@@ -254,6 +301,33 @@ export const uiTests = [
       await p.page.fill('#password', PASSWORD);
       await p.page.press('#password', 'Enter');
       await p.page.waitForSelector('#app-view', { state: 'visible' });
+    },
+  },
+  {
+    name: 'ui10j. an empty task list says so',
+    async fn(t) {
+      const { page } = await person(t, 'idle');
+      const empty = page.locator('#tasks > li[data-testid="tasks-empty"]');
+      await empty.waitFor();
+      t.log(`empty state: ${await empty.textContent()}`);
+      await generate(page, 3);
+      await empty.waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'ui10k. the validate-numbers placeholder holds numbers the server finds valid',
+    async fn(t) {
+      const { page } = await person(t, 'holder');
+      await page.selectOption('#task-kind', 'validate_numbers');
+      const placeholder = await page.getAttribute('#task-numbers', 'placeholder');
+      const numbers = placeholder.split('\n').map((s) => s.trim()).filter(Boolean);
+      assert(numbers.length >= 1, `no numbers in the placeholder ${JSON.stringify(placeholder)}`);
+      await page.fill('#task-numbers', numbers.join('\n'));
+      await page.click('#start-task-btn');
+      await page.waitForFunction(() => { const li = document.querySelector('#tasks li[data-task-id]'); return li && li.dataset.status === 'completed'; }, null, { timeout: T.long });
+      const summary = await page.textContent('#tasks li[data-task-id] .result-summary');
+      t.log(`placeholder ${JSON.stringify(numbers)}: ${summary}`);
+      assert(new RegExp(`(^|, )valid: ${numbers.length}(,|$)`).test(summary) && /invalid: 0/.test(summary), `placeholder numbers not all valid: ${summary}`);
     },
   },
 ];
