@@ -136,8 +136,30 @@ const S = {
   people: new Map(), // username → display name, of people the page has seen (suggestions for bulk messages)
   bulkRooms: new Set(), // room ids ticked for a bulk message
   bulkPeople: [], // usernames chosen for a bulk message
+  restoreRoom: false,
   staff: { rooms: new Map(), current: null, msgs: new Map(), markTimer: null },
   support: { msgs: new Map() },
+};
+
+// ------------------------------------------------------------------ what the page remembers per user (localStorage)
+
+/** The open room, the narrow-screen view and drafts per room, under keys of the signed-in user. */
+const ui = {
+  key(k) { return S.user ? `hearth.ui.${S.user.id}.${k}` : null; },
+  get(k) { const key = ui.key(k); try { return key ? localStorage.getItem(key) : null; } catch { return null; } },
+  set(k, v) {
+    const key = ui.key(k);
+    if (!key) return;
+    try { if (v == null || v === '') localStorage.removeItem(key); else localStorage.setItem(key, String(v)); } catch { /* full or off */ }
+  },
+  /** Forgets everything kept for the signed-in user (on signing out: drafts are private). */
+  clear() {
+    const prefix = ui.key('');
+    if (!prefix) return;
+    try {
+      for (let i = localStorage.length - 1; i >= 0; i--) { const k = localStorage.key(i); if (k && k.startsWith(prefix)) localStorage.removeItem(k); }
+    } catch { /* nothing kept */ }
+  },
 };
 
 // ------------------------------------------------------------------ toasts
@@ -229,6 +251,7 @@ function applyUser(user) {
   $('current-user').title = user ? `@${user.username}` : '';
   const staff = !!(user && user.is_staff);
   $('staff-console').hidden = !staff;
+  placeSupportWidget();
   if (staff && client.isSignedIn && !client.admin.started) client.admin.start();
   if (!staff && client.admin.started) client.admin.stop();
 }
@@ -240,6 +263,8 @@ function resetData() {
   S.events.clear(); S.people.clear(); S.bulkRooms.clear(); S.bulkPeople = [];
   S.staff.rooms.clear(); S.staff.msgs.clear(); S.staff.current = null;
   renderBulkPickers();
+  $('message-input').value = '';
+  $('app-view').dataset.view = 'list';
   $('room-list').replaceChildren();
   $('public-rooms').replaceChildren();
   $('tasks').replaceChildren();
@@ -263,6 +288,7 @@ function enterApp(user) {
   $('logout-btn').hidden = false;
   $('notif-read-all').hidden = false;
   applyUser(user);
+  S.restoreRoom = true;
   client.connect({ chat: true, tasks: true, notifications: true, admin: !!(user && user.is_staff) });
   loadRooms();
   loadTasks();
@@ -270,6 +296,7 @@ function enterApp(user) {
 }
 
 function leaveApp(reason) {
+  if (reason === 'logout') ui.clear();
   resetData();
   resetSupportView();
   applyUser(null);
@@ -347,6 +374,7 @@ async function loadRooms() {
     for (const r of rooms) notePerson(r.last_message && r.last_message.sender);
     renderRooms();
     renderRoomHeader();
+    restoreRoom();
     // Bulk messages name their rooms.
     for (const t of S.tasks.values()) if (t.kind === 'bulk_message') upsertTask({ id: t.id });
   } catch (err) {
@@ -388,18 +416,63 @@ function renderRoomHeader() {
 }
 
 function closeRoom() {
+  if (S.current != null) saveDraft(S.current);
   S.current = null;
+  ui.set('room', null);
+  $('message-input').value = '';
   $('messages').replaceChildren();
   $('typing').textContent = '';
   $('load-older-btn').hidden = true;
   renderRoomHeader();
+  setView('list');
 }
 
-async function openRoom(id) {
+/** Narrow screens show the room list or the conversation (`data-view`); wide ones show both. */
+const narrow = () => window.matchMedia('(max-width: 719px)').matches;
+
+function setView(view) {
+  const app = $('app-view');
+  if (app.dataset.view === view) return;
+  app.dataset.view = view;
+  ui.set('view', view === 'chat' ? null : view);
+  if (narrow()) window.scrollTo(0, 0);
+}
+
+/** Back to the room list (narrow screens): focus goes to the room one came from. */
+function backToRooms() {
+  setView('list');
+  const btn = $('room-list').querySelector(`li[data-room-id="${Number(S.current)}"] button`) || $('room-list').querySelector('button');
+  if (btn) { btn.focus({ preventScroll: true }); btn.scrollIntoView({ block: 'nearest' }); }
+}
+
+/** The draft of a room: what its message box holds, kept across reloads. */
+function saveDraft(roomId = S.current) {
+  if (roomId == null) return;
+  ui.set(`draft.${roomId}`, $('message-input').value);
+}
+
+/** After a sign-in (or a reload), the room that was open opens again. */
+function restoreRoom() {
+  if (!S.restoreRoom) return;
+  S.restoreRoom = false;
+  const id = Number(ui.get('room'));
+  if (S.current != null || !id || !S.rooms.has(id)) return;
+  const view = ui.get('view') || 'chat';
+  openRoom(id, { focus: false });
+  setView(view);
+}
+
+async function openRoom(id, { focus = true } = {}) {
   if (S.typingActive) stopTyping();
   // Once the messages are in, focus goes to the message box, unless one started typing elsewhere meanwhile.
   const focusBefore = document.activeElement;
+  if (S.current !== id) {
+    if (S.current != null) saveDraft(S.current);
+    $('message-input').value = ui.get(`draft.${id}`) || '';
+  }
   S.current = id;
+  ui.set('room', id);
+  setView('chat');
   S.msgs.set(id, new Map());
   const room = S.rooms.get(id);
   if (room) room.unread_count = 0;
@@ -423,7 +496,7 @@ async function openRoom(id) {
   }
   const now = document.activeElement;
   const typingElsewhere = now && now !== focusBefore && now !== $('message-input') && now.matches('input, textarea, select');
-  if (S.current === id && !typingElsewhere) $('message-input').focus({ preventScroll: true });
+  if (S.current === id && focus && !typingElsewhere) $('message-input').focus({ preventScroll: true });
 }
 
 // ------------------------------------------------------------------ messages
@@ -904,6 +977,7 @@ async function leaveRoom() {
     try {
       await client.leaveRoom(id);
       S.rooms.delete(id);
+      ui.set(`draft.${id}`, null);
       closeRoom();
       renderRooms();
     } catch (err) {
@@ -1357,6 +1431,20 @@ function isOwnSupport(m) {
 const supportName = (m) => (isOwnSupport(m) ? 'You' : userName(m.sender));
 const supportItem = (m) => messageItem(m, { nameOf: supportName, isOwn: isOwnSupport });
 
+/**
+ * Where the widget sits: under the sign-in form for visitors; in the side column (under the rooms)
+ * for a signed-in user, so it never takes the whole width under the conversation.
+ */
+function placeSupportWidget() {
+  const widget = $('support-widget');
+  const signedIn = !!S.user;
+  const home = signedIn ? $('side-col') : $('main');
+  if (widget.parentElement !== home) home.append(widget);
+  // Signed in, it starts folded; a visitor's is open (it is what they came for).
+  if (signedIn && !S.support.msgs.size && !client.support.started) widget.open = false;
+  if (!signedIn) widget.open = true;
+}
+
 function resetSupportView() {
   S.support.msgs.clear();
   $('support-messages').replaceChildren();
@@ -1538,6 +1626,7 @@ $('logout-btn').addEventListener('click', async () => {
   try { await client.logout(); } finally { $('logout-btn').disabled = false; }
 });
 $('notif-read-all').addEventListener('click', readAllNotifications);
+$('back-btn').addEventListener('click', backToRooms);
 
 onSubmit('create-room-form', createRoom);
 onSubmit('direct-form', openDirect);
@@ -1551,6 +1640,11 @@ $('message-input').addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendCurrent(); }
 });
 $('message-input').addEventListener('input', onInputTyping);
+// Drafts: kept as typed, and again right after a send empties the box (Enter or the button).
+$('message-input').addEventListener('input', () => saveDraft());
+$('message-input').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && !ev.shiftKey) setTimeout(() => saveDraft(), 0); });
+$('send-form').addEventListener('submit', () => setTimeout(() => saveDraft(), 0));
+window.addEventListener('pagehide', () => saveDraft());
 $('message-input').addEventListener('blur', stopTyping);
 
 $('task-kind').addEventListener('change', showTaskFields);
@@ -1569,7 +1663,7 @@ onSubmit('staff-form', staffSend);
 $('staff-refresh').addEventListener('click', loadStaffRooms);
 
 document.addEventListener('visibilitychange', () => {
-  if (!isVisible()) { stopTyping(); return; }
+  if (!isVisible()) { stopTyping(); saveDraft(); return; }
   if (S.current != null) markReadSoon(0);
   if (S.staff.current != null) staffMarkRead();
 });

@@ -105,6 +105,42 @@ export const uiTests = [
     },
   },
   {
+    name: 'ui6. phone 390x844: tapping a room shows the conversation in view; a back button returns to the list',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'phone', { id, viewport: PHONE_390, isMobile: true, hasTouch: true });
+      const name = `Pocket ${id}`;
+      await page.evaluate((n) => window.hearth.createRoom({ name: n }), name);
+      await page.reload();
+      await page.waitForSelector('#app-view', { state: 'visible' });
+      const item = roomItem(page, name);
+      await item.waitFor();
+      await item.tap();
+      await page.waitForFunction((n) => document.getElementById('room-title').textContent === n
+        && !document.getElementById('message-input').disabled, name);
+      // The conversation is what the screen shows: its title and the message box are in view.
+      for (const sel of ['#room-title', '#message-input', '#send-btn']) {
+        const box = await page.locator(sel).boundingBox();
+        assert(box && box.y >= 0 && box.y + box.height <= PHONE_390.height,
+          `${sel} is not in view after tapping the room: ${JSON.stringify(box)}`);
+      }
+      assert(!(await page.locator('#room-list').isVisible()), 'the room list is still shown beside the conversation');
+      const back = page.locator('#back-btn');
+      assert(await back.isVisible(), 'no back button');
+      assertEqual(await back.evaluate((el) => el.tagName), 'BUTTON', 'the back control');
+      await back.tap();
+      await page.locator('#room-list').waitFor({ state: 'visible' });
+      assert(!(await page.locator('#chat-panel').isVisible()), 'the conversation is still shown after going back');
+      const listBox = await item.boundingBox();
+      assert(listBox && listBox.y + listBox.height <= PHONE_390.height, `the room is not in view after going back: ${JSON.stringify(listBox)}`);
+      // And in again: the message can be written and is shown.
+      await item.tap();
+      await page.locator('#message-input').waitFor({ state: 'visible' });
+      await sendMessage(page, `from the phone (${id})`);
+      await waitForMessage(page, '#messages', `from the phone (${id})`);
+    },
+  },
+  {
     name: 'ui7. bulk message: rooms picked from the room list, people by username; failed targets and why in the task',
     async fn(t) {
       const { id, alice, bob } = await pair(t);
@@ -285,6 +321,34 @@ export const uiTests = [
     },
   },
   {
+    name: 'ui10h. a reload keeps the open room and the unsent draft',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'drafty', { id });
+      const name = `Drafts ${id}`;
+      await createRoom(page, { name });
+      await createRoom(page, { name: `Elsewhere ${id}` });
+      await openRoom(page, name);
+      const draft = `half-written thought (${id})\nsecond line`;
+      await page.fill('#message-input', draft);
+      await page.reload();
+      await page.waitForSelector('#app-view', { state: 'visible' });
+      await page.waitForFunction((n) => document.getElementById('room-title').textContent === n, name);
+      assertEqual(await page.inputValue('#message-input'), draft, 'draft after the reload');
+      // Drafts are per room; a sent message leaves no draft behind.
+      await openRoom(page, `Elsewhere ${id}`);
+      assertEqual(await page.inputValue('#message-input'), '', 'draft of another room');
+      await openRoom(page, name);
+      assertEqual(await page.inputValue('#message-input'), draft, 'draft when coming back');
+      await page.click('#send-btn');
+      await waitForMessage(page, '#messages', draft);
+      await page.reload();
+      await page.waitForFunction((n) => document.getElementById('room-title').textContent === n, name);
+      await page.waitForFunction(() => document.querySelectorAll('#messages > li[data-message-id]').length > 0);
+      assertEqual(await page.inputValue('#message-input'), '', 'draft after sending and reloading');
+    },
+  },
+  {
     name: 'ui10i. Enter on the auth form: signs up when a display name is given, signs in otherwise',
     async fn(t) {
       const id = uniq();
@@ -328,6 +392,22 @@ export const uiTests = [
       const summary = await page.textContent('#tasks li[data-task-id] .result-summary');
       t.log(`placeholder ${JSON.stringify(numbers)}: ${summary}`);
       assert(new RegExp(`(^|, )valid: ${numbers.length}(,|$)`).test(summary) && /invalid: 0/.test(summary), `placeholder numbers not all valid: ${summary}`);
+    },
+  },
+  {
+    name: 'ui10l. at 1400x900 the message area is at least half the window high and the support widget is not full width',
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'layout', { id, viewport: WIDE });
+      await createRoom(page, { name: `Wide ${id}` });
+      const messages = await page.locator('#messages').boundingBox();
+      t.log(`message area ${JSON.stringify(messages)}`);
+      assert(messages.height >= WIDE.height / 2, `message area ${messages.height}px high in a ${WIDE.height}px window`);
+      assert(messages.y + messages.height <= WIDE.height, 'the message area goes below the window');
+      const widget = await page.locator('#support-widget').boundingBox();
+      assert(widget, 'the support widget is not shown to a signed-in user');
+      assert(widget.width <= WIDE.width / 2, `the support widget is ${widget.width}px wide in a ${WIDE.width}px window`);
+      assert((await page.locator('#send-btn').boundingBox()).y + 30 <= WIDE.height, 'the send button is below the window');
     },
   },
 ];
