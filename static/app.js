@@ -111,6 +111,7 @@ function splitList(text) {
 }
 
 const isVisible = () => document.visibilityState === 'visible';
+const topbar = document.querySelector('.topbar');
 const isMine = (m) => !!(m && m.sender && S.user && m.sender.id === S.user.id);
 
 // ------------------------------------------------------------------ state
@@ -132,6 +133,7 @@ const S = {
   tasks: new Map(),
   tasksLoaded: false,
   notifUnread: 0,
+  notifs: new Map(), // id → notification, as far as the page has seen them
   events: new Map(), // room id → [{after, text, at}]: joins and leaves seen live, shown between messages
   people: new Map(), // username → display name, of people the page has seen (suggestions for bulk messages)
   bulkRooms: new Set(), // room ids ticked for a bulk message
@@ -164,14 +166,20 @@ const ui = {
 
 // ------------------------------------------------------------------ toasts
 
-function toast({ title, body = '', kind = 'info', notification = null, actions = [], ttl } = {}) {
+/**
+ * A toast: notifications stay 30 s, the rest 10 s (errors 12 s); the time stops while the pointer is
+ * on it or focus is in it. A toast with the `key` of one shown replaces it.
+ */
+function toast({ title, body = '', kind = 'info', notification = null, actions = [], ttl, key = null } = {}) {
   const box = $('toasts');
   let el = null;
   let timer = null;
+  const life = ttl ?? (notification || kind === 'support' ? 30000 : kind === 'error' ? 12000 : 10000);
   const dismiss = () => { clearTimeout(timer); if (el) el.remove(); };
+  const arm = () => { clearTimeout(timer); if (life > 0) timer = setTimeout(dismiss, life); };
   el = h('div', {
     class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status', 'data-testid': 'toast',
-    dataset: notification ? { notificationId: notification.id, kind: notification.kind } : {},
+    dataset: notification ? { notificationId: notification.id, kind: notification.kind, key } : { kind, key },
   },
   h('strong', { class: 'toast-title', text: title }),
   h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss', text: '×', onclick: dismiss }),
@@ -179,10 +187,45 @@ function toast({ title, body = '', kind = 'info', notification = null, actions =
   actions.length ? h('div', { class: 'toast-actions' }, actions.map((a) => h('button', {
     type: 'button', class: 'secondary small', text: a.label, onclick: () => { dismiss(); a.run(); },
   }))) : null);
-  box.append(el);
+  el.addEventListener('pointerenter', () => clearTimeout(timer));
+  el.addEventListener('pointerleave', () => { if (!el.contains(document.activeElement)) arm(); });
+  el.addEventListener('focusin', () => clearTimeout(timer));
+  el.addEventListener('focusout', (ev) => { if (!el.contains(ev.relatedTarget)) arm(); });
+  const same = key ? [...box.children].find((c) => c.dataset.key === key) : null;
+  if (same) same.replaceWith(el); else box.append(el);
   while (box.children.length > 4) box.firstElementChild.remove();
-  timer = setTimeout(dismiss, ttl ?? (kind === 'error' ? 8000 : 6000));
+  positionToasts();
+  arm();
   return el;
+}
+
+/**
+ * Toasts go over the top of the message list (the oldest messages shown, the least needed part
+ * of the page), centred on it: never over the rooms, the conversation's header and box, or the
+ * task panel. When the conversation is not in view, they go under the top bar.
+ */
+function positionToasts() {
+  const box = $('toasts');
+  if (!box.children.length) return;
+  const r = $('messages').getBoundingClientRect();
+  const bar = topbar.getBoundingClientRect().bottom;
+  if (r.width > 200 && r.bottom > bar + 120 && r.top < window.innerHeight - 160) {
+    box.style.top = `${Math.max(bar, r.top) + 8}px`;
+    box.style.left = `${r.left + r.width / 2}px`;
+    box.style.width = `${Math.min(352, r.width - 16)}px`;
+  } else {
+    box.style.top = '';
+    box.style.left = '';
+    box.style.width = '';
+  }
+}
+let toastFrame = 0;
+const positionToastsSoon = () => { if (!toastFrame) toastFrame = requestAnimationFrame(() => { toastFrame = 0; positionToasts(); }); };
+window.addEventListener('scroll', positionToastsSoon, { passive: true });
+window.addEventListener('resize', positionToastsSoon);
+
+function removeToasts(selector) {
+  for (const el of $('toasts').querySelectorAll(selector)) el.remove();
 }
 
 function toastError(err, title = 'Error') {
@@ -259,9 +302,10 @@ function applyUser(user) {
 function resetData() {
   S.rooms.clear(); S.msgs.clear(); S.hasOlder.clear(); S.typing.clear(); S.lastMarked.clear();
   S.current = null; S.chatConnections = 0;
-  S.tasks.clear(); S.tasksLoaded = false; S.notifUnread = 0;
+  S.tasks.clear(); S.tasksLoaded = false; S.notifUnread = 0; S.notifs.clear();
   S.events.clear(); S.people.clear(); S.bulkRooms.clear(); S.bulkPeople = [];
   S.staff.rooms.clear(); S.staff.msgs.clear(); S.staff.current = null;
+  closeNotifPanel();
   renderBulkPickers();
   $('message-input').value = '';
   $('app-view').dataset.view = 'list';
@@ -286,7 +330,7 @@ function enterApp(user) {
   $('auth-view').hidden = true;
   $('app-view').hidden = false;
   $('logout-btn').hidden = false;
-  $('notif-read-all').hidden = false;
+  $('notif-btn').hidden = false;
   applyUser(user);
   S.restoreRoom = true;
   client.connect({ chat: true, tasks: true, notifications: true, admin: !!(user && user.is_staff) });
@@ -303,7 +347,7 @@ function leaveApp(reason) {
   $('app-view').hidden = true;
   $('auth-view').hidden = false;
   $('logout-btn').hidden = true;
-  $('notif-read-all').hidden = true;
+  $('notif-btn').hidden = true;
   if (reason && reason !== 'logout') setAuthError('Your session ended. Please sign in again.');
 }
 
@@ -436,6 +480,7 @@ function setView(view) {
   app.dataset.view = view;
   ui.set('view', view === 'chat' ? null : view);
   if (narrow()) window.scrollTo(0, 0);
+  positionToastsSoon();
 }
 
 /** Back to the room list (narrow screens): focus goes to the room one came from. */
@@ -1308,7 +1353,9 @@ function renderTask(t) {
   }
   t._rerender = false;
   const li = taskItem(t);
-  if (existing) { existing.replaceWith(li); return; }
+  li.tabIndex = -1; // a notification's "open" focuses it
+  const hadFocus = existing && existing.contains(document.activeElement);
+  if (existing) { existing.replaceWith(li); if (hadFocus) li.focus({ preventScroll: true }); return; }
   renderTasksEmpty();
   for (const el of list.querySelectorAll('li[data-task-id]')) {
     if (Number(el.dataset.taskId) < t.id) { list.insertBefore(li, el); renderTasksEmpty(); return; }
@@ -1372,48 +1419,230 @@ client.on('task_progress', ({ task_id, progress, processed, total }) => {
   upsertTask({ id: task_id, progress, processed, total, status }, { rerender: status !== t.status });
 });
 
-// ------------------------------------------------------------------ notifications
+// ------------------------------------------------------------------ notifications (inbox, tab title, desktop)
+
+const NOTIF_KIND_LABEL = { direct_message: 'Direct message', mention: 'Mention', task: 'Task' };
+const TASK_STATUS_WORD = { completed: 'finished', failed: 'failed', cancelled: 'was cancelled', interrupted: 'was interrupted' };
+
+/** A notification's title for people: the server's, with task kinds named as the page names them. */
+function notifTitle(n) {
+  const d = n.data || {};
+  if (n.kind === 'task') {
+    const task = S.tasks.get(d.task_id);
+    const kind = (task && task.kind) || (/:\s*([a-z_]+)\s*$/.exec(n.title || '') || [])[1];
+    const status = d.status || (task && task.status);
+    const what = KIND_LABEL[kind] || 'A task';
+    return `${what}${d.task_id != null ? ` #${d.task_id}` : ''} ${TASK_STATUS_WORD[status] || status || 'ended'}`;
+  }
+  let title = n.title || NOTIF_KIND_LABEL[n.kind] || 'Notification';
+  for (const [k, label] of Object.entries(KIND_LABEL)) title = title.split(k).join(label);
+  return title;
+}
+
+function notifBody(n) {
+  const d = n.data || {};
+  const task = n.kind === 'task' ? S.tasks.get(d.task_id) : null;
+  if (task && task.result_summary && task.status === d.status) return summaryText(task.result_summary);
+  return n.body || '';
+}
 
 function renderNotifCount() {
   const el = $('notif-count');
-  el.textContent = String(S.notifUnread);
-  el.hidden = S.notifUnread <= 0;
+  const n = S.notifUnread;
+  el.textContent = n > 99 ? '99+' : String(n);
+  el.hidden = n <= 0;
+  $('notif-btn').setAttribute('aria-label', n > 0 ? `Notifications, ${n} unread` : 'Notifications');
+  document.title = n > 0 ? `(${n > 99 ? '99+' : n}) Hearth` : 'Hearth';
 }
 
 async function loadNotifCount() {
   try {
-    const { notifications = [] } = await client.listNotifications({ unread: true });
-    S.notifUnread = notifications.filter((n) => !n.read).length;
+    const r = await client.api('GET', '/api/notifications', { query: { unread: 'true', limit: 100 } });
+    const list = Array.isArray(r) ? r : (r.notifications || []);
+    for (const n of list) S.notifs.set(n.id, n);
+    S.notifUnread = list.filter((n) => !n.read).length;
     renderNotifCount();
+    if (!$('notif-panel').hidden) renderNotifList();
   } catch { /* the count is only a hint */ }
 }
 
-function markNotificationRead(n) {
-  client.markNotificationRead(n.id).then(() => { S.notifUnread = Math.max(0, S.notifUnread - 1); renderNotifCount(); }).catch(() => {});
+/** The inbox: the newest 50 (or the unread ones), newest first. */
+async function loadNotifList() {
+  try {
+    const unread = $('notif-unread-only').checked;
+    const r = await client.api('GET', '/api/notifications', { query: { unread: unread ? 'true' : undefined, limit: 50 } });
+    const list = Array.isArray(r) ? r : (r.notifications || []);
+    for (const n of list) S.notifs.set(n.id, n);
+    S.notifShown = list.map((n) => n.id);
+    renderNotifList();
+  } catch (err) {
+    if (client.isSignedIn) toastError(err, 'Could not load notifications');
+  }
 }
 
-client.on('notification', ({ notification: n }) => {
-  if (!n) return;
-  const roomId = n.data && n.data.room_id;
-  if (roomId != null && roomId === S.current && isVisible()) { markNotificationRead(n); return; }
-  if (!n.read) { S.notifUnread++; renderNotifCount(); }
-  const actions = [];
-  if (roomId != null) actions.push({ label: 'Open', run: () => { markNotificationRead(n); if (S.rooms.has(roomId)) openRoom(roomId); else fetchRoom(roomId).then(() => openRoom(roomId)); } });
-  actions.push({ label: 'Mark read', run: () => markNotificationRead(n) });
-  toast({ title: n.title || 'Notification', body: n.body || '', notification: n, actions });
-});
-client.notifications.on('connected', () => loadNotifCount());
+function notifItem(n) {
+  const d = n.data || {};
+  return h('li', {
+    class: n.read ? 'read' : 'unread', 'data-testid': 'notification',
+    dataset: { notificationId: n.id, kind: n.kind, read: String(!!n.read), roomId: d.room_id, taskId: d.task_id },
+  },
+  h('button', { type: 'button', class: 'notif-open', onclick: () => openNotification(n) },
+    h('span', { class: 'notif-kind', text: NOTIF_KIND_LABEL[n.kind] || 'Notification' }),
+    h('strong', { class: 'notif-title', text: notifTitle(n) }),
+    notifBody(n) ? h('span', { class: 'notif-body', text: notifBody(n) }) : null,
+    timeEl(n.created_at)),
+  n.read ? null : h('button', { type: 'button', class: 'notif-read secondary small', text: 'Mark read', 'aria-label': `Mark read: ${notifTitle(n)}`, onclick: () => markNotificationRead(n) }));
+}
+
+function renderNotifList() {
+  const list = $('notif-list');
+  const unreadOnly = $('notif-unread-only').checked;
+  const ids = [...new Set([...(S.notifShown || []), ...S.notifs.keys()])];
+  const items = ids.map((id) => S.notifs.get(id)).filter((n) => n && (!unreadOnly || !n.read))
+    .sort((a, b) => b.id - a.id).slice(0, 50);
+  if (!items.length) { list.replaceChildren(h('li', { class: 'empty muted small-text', text: unreadOnly ? 'Nothing unread.' : 'No notifications yet.' })); return; }
+  const focused = list.contains(document.activeElement) ? document.activeElement.closest('li')?.dataset.notificationId : null;
+  list.replaceChildren(...items.map(notifItem));
+  if (focused) (list.querySelector(`li[data-notification-id="${focused}"] .notif-open`) || $('notif-panel-title')).focus({ preventScroll: true });
+}
+
+function setRead(n) {
+  const cur = S.notifs.get(n.id) || n;
+  if (cur.read) return;
+  S.notifs.set(n.id, { ...cur, read: true });
+  S.notifUnread = Math.max(0, S.notifUnread - 1);
+  renderNotifCount();
+  removeToasts(`.toast[data-notification-id="${Number(n.id)}"]`);
+  if (!$('notif-panel').hidden) renderNotifList();
+}
+
+function markNotificationRead(n) {
+  const was = S.notifs.get(n.id) || n;
+  if (was.read) return Promise.resolve();
+  setRead(n);
+  return client.markNotificationRead(n.id).catch((err) => {
+    // Not marked after all: count it again.
+    S.notifs.set(n.id, { ...was, read: false });
+    S.notifUnread++;
+    renderNotifCount();
+    if (!$('notif-panel').hidden) renderNotifList();
+    toastError(err, 'Could not mark the notification read');
+  });
+}
+
+/** Opening a notification marks it read and goes to its room, or to its task. */
+async function openNotification(n) {
+  closeNotifPanel({ focusButton: false });
+  markNotificationRead(n);
+  const d = n.data || {};
+  if (d.room_id != null) {
+    if (!S.rooms.has(d.room_id)) await fetchRoom(d.room_id);
+    if (S.rooms.has(d.room_id)) openRoom(d.room_id);
+    else toast({ title: 'That room is gone', body: 'You are no longer a member of it.', kind: 'error' });
+    return;
+  }
+  if (d.task_id != null) showTask(d.task_id);
+}
+
+/** Brings a task into view and focuses it (on a narrow screen, the list view holds the tasks). */
+async function showTask(id) {
+  setView('list');
+  if (!S.tasks.has(id)) {
+    try { upsertTask((await client.getTask(id)).task); } catch (err) { toastError(err, 'Could not show the task'); return; }
+  }
+  const li = $('tasks').querySelector(`li[data-task-id="${Number(id)}"]`);
+  if (!li) return;
+  li.scrollIntoView({ block: 'center', behavior: 'auto' });
+  li.classList.add('highlight');
+  setTimeout(() => li.classList.remove('highlight'), 2500);
+  li.focus({ preventScroll: true });
+}
+
+function openNotifPanel() {
+  const panel = $('notif-panel');
+  if (!panel.hidden) return;
+  panel.hidden = false;
+  $('notif-btn').setAttribute('aria-expanded', 'true');
+  renderNotifList();
+  renderDesktopControl();
+  loadNotifList();
+  $('notif-panel-title').focus({ preventScroll: true });
+}
+
+function closeNotifPanel({ focusButton = true } = {}) {
+  const panel = $('notif-panel');
+  if (panel.hidden) return;
+  const inside = panel.contains(document.activeElement);
+  panel.hidden = true;
+  $('notif-btn').setAttribute('aria-expanded', 'false');
+  if (inside && focusButton) $('notif-btn').focus({ preventScroll: true });
+}
 
 async function readAllNotifications() {
   try {
     await client.readAllNotifications();
     S.notifUnread = 0;
+    for (const [id, n] of S.notifs) if (!n.read) S.notifs.set(id, { ...n, read: true });
     renderNotifCount();
-    for (const el of $('toasts').querySelectorAll('.toast[data-notification-id]')) el.remove();
+    renderNotifList();
+    removeToasts('.toast[data-notification-id]');
   } catch (err) {
     toastError(err);
   }
 }
+
+// Desktop notifications: asked for only when the user presses the button, shown only while the page is hidden.
+
+const desktopSupported = () => typeof window.Notification === 'function';
+const desktopOn = () => desktopSupported() && window.Notification.permission === 'granted' && ui.get('desktop') === 'on';
+
+function renderDesktopControl() {
+  const btn = $('notif-desktop');
+  const state = $('notif-desktop-state');
+  if (!desktopSupported()) { btn.hidden = true; state.textContent = 'This browser has no desktop notifications.'; return; }
+  const perm = window.Notification.permission;
+  btn.hidden = perm === 'denied';
+  state.textContent = perm === 'denied' ? 'Desktop notifications are blocked in this browser\'s site settings.' : (desktopOn() ? 'Shown while this tab is in the background.' : '');
+  btn.textContent = desktopOn() ? 'Turn off desktop notifications' : 'Turn on desktop notifications';
+}
+
+async function toggleDesktop() {
+  if (!desktopSupported()) return;
+  if (desktopOn()) { ui.set('desktop', null); renderDesktopControl(); return; }
+  let perm = window.Notification.permission;
+  if (perm === 'default') {
+    try { perm = await window.Notification.requestPermission(); } catch { perm = window.Notification.permission; }
+  }
+  if (perm === 'granted') ui.set('desktop', 'on');
+  renderDesktopControl();
+}
+
+function desktopAlert(title, body, onclick, tag) {
+  if (!desktopOn() || isVisible()) return;
+  try {
+    const note = new window.Notification(title, { body, tag });
+    note.onclick = () => { window.focus(); note.close(); onclick(); };
+  } catch { /* e.g. a browser that wants a service worker for it */ }
+}
+
+client.on('notification', ({ notification: n }) => {
+  if (!n) return;
+  const known = S.notifs.get(n.id);
+  S.notifs.set(n.id, n);
+  const roomId = n.data && n.data.room_id;
+  if (roomId != null && roomId === S.current && isVisible()) { if (!known && !n.read) S.notifUnread++; markNotificationRead(n); return; }
+  if (!n.read && !(known && !known.read)) { S.notifUnread++; renderNotifCount(); }
+  if (!$('notif-panel').hidden) renderNotifList();
+  const title = notifTitle(n);
+  const body = notifBody(n);
+  const actions = [
+    { label: 'Open', run: () => openNotification(n) },
+    { label: 'Mark read', run: () => markNotificationRead(n) },
+  ];
+  toast({ title, body, notification: n, actions, key: `notification-${n.id}` });
+  desktopAlert(title, body, () => openNotification(n), `hearth-notification-${n.id}`);
+});
+client.notifications.on('connected', () => loadNotifCount());
 
 // ------------------------------------------------------------------ support widget (anonymous or signed in)
 
@@ -1626,6 +1855,18 @@ $('logout-btn').addEventListener('click', async () => {
   try { await client.logout(); } finally { $('logout-btn').disabled = false; }
 });
 $('notif-read-all').addEventListener('click', readAllNotifications);
+$('notif-btn').addEventListener('click', () => { if ($('notif-panel').hidden) openNotifPanel(); else closeNotifPanel(); });
+$('notif-close').addEventListener('click', () => closeNotifPanel());
+$('notif-unread-only').addEventListener('change', () => { renderNotifList(); loadNotifList(); });
+$('notif-desktop').addEventListener('click', toggleDesktop);
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && !$('notif-panel').hidden && !$('confirm-dialog').open) { ev.preventDefault(); closeNotifPanel(); }
+});
+// A click elsewhere closes the inbox.
+document.addEventListener('pointerdown', (ev) => {
+  const panel = $('notif-panel');
+  if (!panel.hidden && !panel.contains(ev.target) && !$('notif-btn').contains(ev.target) && !$('toasts').contains(ev.target)) closeNotifPanel({ focusButton: false });
+});
 $('back-btn').addEventListener('click', backToRooms);
 
 onSubmit('create-room-form', createRoom);
@@ -1670,10 +1911,16 @@ document.addEventListener('visibilitychange', () => {
 
 // ------------------------------------------------------------------ start
 
+// Toasts and the inbox sit just under the top bar, whose height changes when it wraps.
+const setTopbarHeight = () => document.documentElement.style.setProperty('--topbar-h', `${topbar.offsetHeight}px`);
+if (typeof ResizeObserver === 'function') new ResizeObserver(setTopbarHeight).observe(topbar);
+setTopbarHeight();
+
 showTaskFields();
 renderSupportState();
 renderAuthDefault();
 renderBulkPickers();
+renderNotifCount();
 if (client.isSignedIn) {
   enterApp(client.user);
   client.me().then((u) => applyUser(u)).catch(() => { /* a 401 signs out through the client */ });

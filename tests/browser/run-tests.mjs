@@ -151,10 +151,12 @@ const tests = [
         const items = document.querySelectorAll('#tasks li[data-task-id]');
         return items.length === 2 && [...items].every((li) => li.dataset.status === 'completed');
       }, null, { timeout: T.long });
-      // Each finished task is notified (/ws/notifications/): two unread. "Notifications" marks
-      // them read and takes their toasts away, so none covers the panel in the screenshot.
+      // Each finished task is notified (/ws/notifications/): two unread. "Mark all read" in the
+      // inbox marks them read and takes their toasts away, so none covers the panel in the screenshot.
       await page.waitForFunction(() => document.getElementById('notif-count').textContent === '2', null, { timeout: T.long });
+      await page.click('#notif-btn');
       await page.click('#notif-read-all');
+      await page.keyboard.press('Escape');
       await page.waitForFunction(() => document.getElementById('notif-count').hidden
         && !document.querySelector('#toasts .toast'), null, { timeout: T.short });
       await screenshot(page.locator('#tasks-panel'), 'tasks.png');

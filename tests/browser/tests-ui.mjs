@@ -188,6 +188,153 @@ export const uiTests = [
     },
   },
   {
+    name: 'ui8. notifications inbox: unread count in the tab title, list, open goes to the room or the task, mark one read, mark all read',
+    timeout: 150000,
+    async fn(t) {
+      const { id, alice, bob } = await pair(t);
+      const page = alice.page;
+      // A direct message, a mention and a finished task.
+      await bob.page.fill('#direct-username', alice.user.username);
+      await bob.page.click('#open-direct-btn');
+      await bob.page.waitForFunction(() => !document.getElementById('message-input').disabled);
+      await sendMessage(bob.page, `psst (${id})`);
+      await createRoom(bob.page, { name: `Mentions ${id}`, members: [alice.user.username] });
+      await sendMessage(bob.page, `@${alice.user.username} have a look (${id})`);
+      const taskId = await generate(page, 5);
+      await waitTitle(page, '(3) Hearth');
+      assertEqual(await page.textContent('#notif-count'), '3', 'the badge');
+
+      await page.click('#notif-btn');
+      const panel = page.locator('#notif-panel');
+      await panel.waitFor({ state: 'visible' });
+      assertEqual(await page.getAttribute('#notif-btn', 'aria-expanded'), 'true', 'aria-expanded');
+      const items = panel.locator('#notif-list > li[data-notification-id]');
+      await page.waitForFunction(() => document.querySelectorAll('#notif-list > li[data-notification-id]').length === 3);
+      const taskItem = panel.locator(`#notif-list > li[data-task-id="${taskId}"]`);
+
+      // Mark one read.
+      const mention = items.filter({ hasText: 'have a look' });
+      await mention.locator('.notif-read').click();
+      await waitTitle(page, '(2) Hearth');
+      assertEqual(await mention.getAttribute('data-read'), 'true', 'the item after "mark read"');
+
+      // Open the task's: it goes to the task.
+      await taskItem.locator('.notif-open').click();
+      await waitTitle(page, '(1) Hearth');
+      await page.waitForFunction((i) => document.activeElement && document.activeElement.closest(`#tasks li[data-task-id="${i}"]`), taskId);
+      assert(!(await panel.isVisible()), 'the inbox stays open after opening an item');
+
+      // Open the direct message's: it goes to the room.
+      await page.click('#notif-btn');
+      await items.filter({ hasText: `psst (${id})` }).locator('.notif-open').click();
+      await page.waitForFunction((n) => document.getElementById('room-title').textContent === n, bob.user.displayName);
+      await waitTitle(page, 'Hearth');
+      await waitForMessage(page, '#messages', `psst (${id})`);
+
+      // Another one arrives; "mark all read" clears the count.
+      await sendMessage(bob.page, `@${alice.user.username} again (${id})`);
+      await waitTitle(page, '(1) Hearth');
+      await page.click('#notif-btn');
+      await page.click('#notif-read-all');
+      await waitTitle(page, 'Hearth');
+      assert(await page.locator('#notif-count').isHidden(), 'the badge after mark all read');
+      assertEqual(await panel.locator('#notif-list > li[data-read="false"]').count(), 0, 'unread items left');
+      await page.keyboard.press('Escape');
+      await panel.waitFor({ state: 'hidden' });
+    },
+  },
+  {
+    name: 'ui8b. notification titles are readable: no raw kind names (toast and inbox)',
+    async fn(t) {
+      const { id, alice, bob } = await pair(t);
+      const page = alice.page;
+      await bob.page.fill('#direct-username', alice.user.username);
+      await bob.page.click('#open-direct-btn');
+      await bob.page.waitForFunction(() => !document.getElementById('message-input').disabled);
+      await sendMessage(bob.page, `psst (${id})`);
+      for (const kind of ['generate_numbers', 'validate_numbers']) {
+        if (kind === 'generate_numbers') await generate(page, 5);
+        else {
+          await page.selectOption('#task-kind', kind);
+          await page.fill('#task-numbers', '(415) 555-2671');
+          await page.click('#start-task-btn');
+        }
+      }
+      await page.waitForFunction(() => document.querySelectorAll('#toasts .toast[data-notification-id]').length >= 3, null, { timeout: T.long });
+      const toastTitles = await page.locator('#toasts .toast[data-notification-id] .toast-title').allTextContents();
+      t.log(`toast titles: ${JSON.stringify(toastTitles)}`);
+      const raw = /generate_numbers|validate_numbers|direct_message|_/;
+      for (const title of toastTitles) assert(!raw.test(title), `a raw name in the toast title "${title}"`);
+      assert(toastTitles.some((x) => x.includes('Generate numbers')) && toastTitles.some((x) => x.includes('Validate numbers')), `task kinds not named: ${JSON.stringify(toastTitles)}`);
+      await page.click('#notif-btn');
+      await page.waitForFunction(() => document.querySelectorAll('#notif-list > li[data-notification-id]').length === 3);
+      const titles = await page.locator('#notif-list .notif-title').allTextContents();
+      t.log(`inbox titles: ${JSON.stringify(titles)}`);
+      for (const title of titles) assert(!raw.test(title), `a raw name in the inbox title "${title}"`);
+      for (const kind of await page.locator('#notif-list .notif-kind').allTextContents()) assert(!raw.test(kind), `raw kind "${kind}"`);
+    },
+  },
+  {
+    name: 'ui8c. desktop notifications are asked for by a button, never on load',
+    async fn(t) {
+      const { page } = await person(t, 'desk');
+      await page.context().addInitScript(fakeDesktopNotifications);
+      await page.reload();
+      await waitConnState(page, 'open');
+      await sleep(500);
+      assertEqual(await page.evaluate(() => window.__permissionRequests), 0, 'permission asked on load');
+      await page.click('#notif-btn');
+      const button = page.locator('#notif-desktop');
+      await button.waitFor({ state: 'visible' });
+      assertEqual(await page.evaluate(() => window.__permissionRequests), 0, 'permission asked when the inbox opened');
+      await button.click();
+      await page.waitForFunction(() => window.__permissionRequests === 1);
+      await page.waitForFunction(() => /off/i.test(document.getElementById('notif-desktop').textContent));
+      // Shown while the tab is in the background.
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      });
+      await generate(page, 3);
+      await page.waitForFunction(() => window.__desktopShown.length >= 1, null, { timeout: T.long });
+      t.log(`desktop notification: ${JSON.stringify(await page.evaluate(() => window.__desktopShown[0]))}`);
+    },
+  },
+  {
+    name: 'ui8d. toasts do not cover the task panel\'s controls (1280x860, 1400x900)',
+    timeout: 150000,
+    async fn(t) {
+      const id = uniq();
+      const { page } = await person(t, 'toasty', { id });
+      for (const size of [DESKTOP, WIDE]) {
+        await page.setViewportSize(size);
+        for (let i = 0; i < 3; i++) await generate(page, 3);
+        await page.waitForFunction(() => document.querySelectorAll('#toasts .toast').length >= 3, null, { timeout: T.long });
+        const toasts = await page.locator('#toasts .toast').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON()));
+        const controls = await page.locator('#tasks-panel').locator('button, select, input, textarea')
+          .evaluateAll((els) => els.filter((e) => e.offsetParent !== null).map((e) => ({ what: e.outerHTML.slice(0, 60), r: e.getBoundingClientRect().toJSON() })));
+        for (const r of toasts) {
+          for (const c of controls) assert(!overlaps(r, c.r), `at ${size.width}x${size.height} a toast ${JSON.stringify(r)} covers ${c.what} ${JSON.stringify(c.r)}`);
+        }
+        await page.click('#notif-btn');
+        await page.click('#notif-read-all');
+        await page.keyboard.press('Escape');
+        await page.waitForFunction(() => !document.querySelector('#toasts .toast'));
+      }
+    },
+  },
+  {
+    name: 'ui8e. a notification toast stays well beyond 6 s (until read or dismissed)',
+    async fn(t) {
+      const { page } = await person(t, 'stay');
+      await generate(page, 3);
+      await page.locator('#toasts .toast').first().waitFor();
+      await sleep(9000);
+      assert(await page.locator('#toasts .toast').count() >= 1, 'the toast went away by itself within 9 s');
+      await page.locator('#toasts .toast .toast-close').first().click();
+      await page.waitForFunction(() => !document.querySelector('#toasts .toast'));
+    },
+  },
+  {
     name: 'ui10a. the connection pill reads as words, not raw state names',
     async fn(t) {
       const p = await t.newPage('pill');
