@@ -139,7 +139,7 @@ const S = {
   bulkRooms: new Set(), // room ids ticked for a bulk message
   bulkPeople: [], // usernames chosen for a bulk message
   restoreRoom: false,
-  staff: { rooms: new Map(), current: null, msgs: new Map(), markTimer: null },
+  staff: { rooms: new Map(), current: null, msgs: new Map(), markTimer: null, loaded: false },
   support: { msgs: new Map() },
 };
 
@@ -294,6 +294,9 @@ function applyUser(user) {
   $('current-user').title = user ? `@${user.username}` : '';
   const staff = !!(user && user.is_staff);
   $('staff-console').hidden = !staff;
+  // Staff answer in the console; the visitors' widget is not for them.
+  $('support-widget').hidden = staff;
+  if (staff && client.support.started) client.support.stop();
   placeSupportWidget();
   if (staff && client.isSignedIn && !client.admin.started) client.admin.start();
   if (!staff && client.admin.started) client.admin.stop();
@@ -304,9 +307,10 @@ function resetData() {
   S.current = null; S.chatConnections = 0;
   S.tasks.clear(); S.tasksLoaded = false; S.notifUnread = 0; S.notifs.clear();
   S.events.clear(); S.people.clear(); S.bulkRooms.clear(); S.bulkPeople = [];
-  S.staff.rooms.clear(); S.staff.msgs.clear(); S.staff.current = null;
+  S.staff.rooms.clear(); S.staff.msgs.clear(); S.staff.current = null; S.staff.loaded = false;
   closeNotifPanel();
   renderBulkPickers();
+  renderStaffUnread();
   $('message-input').value = '';
   $('app-view').dataset.view = 'list';
   $('room-list').replaceChildren();
@@ -376,6 +380,7 @@ function roomButton(r, { active, onclick, kindTag = true }) {
   const unread = r.unread_count || 0;
   let tag = null;
   if (kindTag) tag = r.kind !== 'group' ? r.kind : (r.is_public ? 'public' : null);
+  if (r._new) tag = 'new';
   return h('button', { type: 'button', class: 'room-btn', 'aria-current': active ? 'true' : null, onclick },
     h('span', { class: 'room-line' },
       h('span', { class: 'name', text: roomName(r) }),
@@ -1733,6 +1738,7 @@ function renderSupportState() {
 
 function renderStaffRooms() {
   const list = $('staff-rooms');
+  renderStaffUnread();
   const rooms = [...S.staff.rooms.values()].sort((a, b) => activity(b).localeCompare(activity(a)) || b.id - a.id);
   if (!rooms.length) { list.replaceChildren(h('li', { class: 'empty', text: 'No support conversations.' })); return; }
   const hadFocus = list.contains(document.activeElement) ? Number(document.activeElement.closest('li')?.dataset.roomId) : null;
@@ -1742,11 +1748,43 @@ function renderStaffRooms() {
   if (hadFocus != null) list.querySelector(`li[data-room-id="${hadFocus}"] button`)?.focus({ preventScroll: true });
 }
 
+/** Conversations waiting for staff: new ones, and ones with unread messages (the badge by the console's title). */
+function renderStaffUnread() {
+  const n = [...S.staff.rooms.values()].filter((r) => r.id !== S.staff.current && ((r.unread_count || 0) > 0 || r._new)).length;
+  const el = $('staff-unread');
+  el.textContent = String(n);
+  el.hidden = n === 0;
+  el.setAttribute('aria-label', `${n} conversation${n === 1 ? '' : 's'} waiting`);
+}
+
+/**
+ * Whether a support message comes from the visitor (not from staff). The console's frames do not
+ * say who the visitor is; a support room is named "Support: <visitor's display name>" and guests'
+ * usernames start with "~". When unsure, it counts as the visitor's: better an alert too many.
+ */
+function fromVisitor(m, room) {
+  if (isMine(m)) return false;
+  if (!m.sender || String(m.sender.username || '').startsWith('~') || !room || !room.name) return true;
+  return room.name === `Support: ${m.sender.display_name}`;
+}
+
+/** Tells staff that a conversation needs them: a toast (one per conversation) and, in a background tab, a desktop notification. */
+function staffAlert(room, m = null) {
+  const name = roomName(room).replace(/^Support: /, '');
+  const title = m ? `${m.sender ? userName(m.sender) : name} wrote to support` : `New support conversation: ${name}`;
+  const body = m ? preview({ ...m, sender: null }) : 'A visitor opened the support chat.';
+  const open = () => { openStaffRoom(room.id); $('staff-console').scrollIntoView({ block: 'start' }); };
+  toast({ title, body, kind: 'support', key: `support-${room.id}`, actions: [{ label: 'Open', run: open }] });
+  desktopAlert(title, body, open, `hearth-support-${room.id}`);
+}
+
 async function loadStaffRooms() {
   try {
     const { rooms = [] } = await client.adminGetRooms();
-    S.staff.rooms.clear();
-    for (const r of rooms) S.staff.rooms.set(r.id, r);
+    const old = S.staff.rooms;
+    S.staff.rooms = new Map();
+    for (const r of rooms) S.staff.rooms.set(r.id, old.get(r.id) && old.get(r.id)._new ? { ...r, _new: !r.last_message } : r);
+    S.staff.loaded = true;
     if (S.staff.current != null && S.staff.rooms.get(S.staff.current)) S.staff.rooms.get(S.staff.current).unread_count = 0;
     renderStaffRooms();
   } catch (err) {
@@ -1761,7 +1799,8 @@ async function openStaffRoom(id) {
   S.staff.current = id;
   S.staff.msgs = new Map();
   const room = S.staff.rooms.get(id);
-  if (room) room.unread_count = 0;
+  if (room) { room.unread_count = 0; room._new = false; }
+  removeToasts(`.toast[data-key="support-${Number(id)}"]`);
   renderStaffRooms();
   $('staff-room-title').textContent = room ? roomName(room) : `Conversation ${id}`;
   $('staff-input').disabled = false;
@@ -1788,14 +1827,24 @@ function staffMarkRead() {
   }, 300);
 }
 
-function onStaffMessage(m) {
+function onStaffMessage(m, { live = false } = {}) {
   if (!m) return;
   const room = S.staff.rooms.get(m.room_id);
-  if (!room) { loadStaffRooms(); return; }
+  if (!room) {
+    // A conversation the console does not list yet: list it, then alert.
+    loadStaffRooms().then(() => {
+      const r = S.staff.rooms.get(m.room_id);
+      if (live && r && fromVisitor(m, r)) staffAlert(r, m);
+    });
+    return;
+  }
   const prevLast = room.last_message ? room.last_message.id : 0;
   if (m.id > prevLast) {
     room.last_message = { id: m.id, content: m.content, sender: m.sender, created_at: m.created_at };
-    if (m.room_id !== S.staff.current && !isMine(m)) room.unread_count = (room.unread_count || 0) + 1;
+    const visitor = fromVisitor(m, room);
+    const looking = m.room_id === S.staff.current && isVisible();
+    if (m.room_id !== S.staff.current && visitor) room.unread_count = (room.unread_count || 0) + 1;
+    if (live && visitor && !looking) staffAlert(room, m);
   }
   renderStaffRooms();
   if (m.room_id === S.staff.current) {
@@ -1824,13 +1873,18 @@ async function staffSend() {
 }
 
 client.admin.on('connected', () => { loadStaffRooms(); if (S.staff.current != null) openStaffRoom(S.staff.current); });
-client.admin.on('message', (f) => onStaffMessage(f.message));
+client.admin.on('message', (f) => onStaffMessage(f.message, { live: true }));
 client.admin.on('message_updated', (f) => { if (f.message && f.message.room_id === S.staff.current) onStaffMessage(f.message); });
 client.admin.on('room_updated', (f) => {
   if (!f.room) return;
   const old = S.staff.rooms.get(f.room.id);
-  S.staff.rooms.set(f.room.id, { ...old, ...f.room, unread_count: f.room.id === S.staff.current ? 0 : (f.room.unread_count ?? (old && old.unread_count)) });
+  // A room the console did not know, announced live: a visitor just started a conversation.
+  const isNew = !old && S.staff.loaded && !f.room.last_message;
+  const room = { ...old, ...f.room, unread_count: f.room.id === S.staff.current ? 0 : (f.room.unread_count ?? (old && old.unread_count)) };
+  if (isNew) room._new = true;
+  S.staff.rooms.set(f.room.id, room);
   renderStaffRooms();
+  if (isNew) staffAlert(room);
 });
 client.admin.on('forbidden', () => { $('staff-console').hidden = true; });
 client.admin.on('state', (s) => { const el = $('staff-state'); el.textContent = s === 'idle' ? '' : stateLabel(s); el.dataset.state = s; });

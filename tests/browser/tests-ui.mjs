@@ -335,6 +335,64 @@ export const uiTests = [
     },
   },
   {
+    name: 'ui9a. staff do not see the visitor support widget',
+    async fn(t) {
+      const staff = await t.newPage('staff');
+      await signIn(staff.page, t.server.staff);
+      await staff.page.waitForSelector('#staff-console', { state: 'visible' });
+      assert(!(await staff.page.locator('#support-widget').isVisible()), 'staff see the visitor support widget');
+      await staff.page.reload();
+      await staff.page.waitForSelector('#staff-console', { state: 'visible' });
+      assert(!(await staff.page.locator('#support-widget').isVisible()), 'staff see the visitor support widget after a reload');
+    },
+  },
+  {
+    name: 'ui9b. staff are alerted (toast, unread mark in the console) when a visitor starts a conversation and writes',
+    async fn(t) {
+      const id = uniq();
+      const staff = await t.newPage('staff');
+      await signIn(staff.page, t.server.staff);
+      await staff.page.waitForSelector('#staff-console', { state: 'visible' });
+      await staff.page.waitForFunction(() => document.getElementById('staff-state').dataset.state === 'open', null, { timeout: T.long });
+      // Toasts already shown (other tests' visitors) do not count.
+      await staff.page.evaluate(() => { for (const el of document.querySelectorAll('#toasts .toast')) el.remove(); });
+
+      const visitor = await t.newPage('visitor');
+      const question = `Is anyone there? (${id})`;
+      await visitor.page.fill('#support-input', question);
+      await visitor.page.click('#support-send');
+      await waitForMessage(visitor.page, '#support-messages', question);
+
+      const toast = staff.page.locator('#toasts .toast[data-kind="support"]', { hasText: question.slice(0, 20) });
+      await toast.waitFor();
+      t.log(`toast: ${await toast.textContent()}`);
+      const convo = staff.page.locator('#staff-rooms li[data-room-id]', { hasText: question.slice(0, 20) });
+      await convo.waitFor();
+      assertEqual(await convo.locator('[data-testid="unread-badge"]').isVisible(), true, 'unread mark on the conversation');
+      // The console's badge counts the conversations waiting (other tests may have left some).
+      const waiting = () => staff.page.evaluate(() => { const el = document.getElementById('staff-unread'); return el.hidden ? 0 : Number(el.textContent); });
+      await staff.page.locator('#staff-unread').waitFor({ state: 'visible' });
+      const before = await waiting();
+      assert(before >= 1, `conversations waiting: ${before}`);
+      // The toast opens the conversation; its marks go away.
+      await toast.getByRole('button', { name: 'Open' }).click();
+      await waitForMessage(staff.page, '#staff-messages', question);
+      await staff.page.waitForFunction((n) => {
+        const el = document.getElementById('staff-unread');
+        return (el.hidden ? 0 : Number(el.textContent)) === n;
+      }, before - 1);
+      assert(await convo.locator('[data-testid="unread-badge"]').isHidden(), 'unread mark on the open conversation');
+      await toast.waitFor({ state: 'detached' });
+      // A visitor writing in a conversation the staff member is not looking at alerts again.
+      const other = await t.newPage('visitor2');
+      await other.page.fill('#support-input', `Second visitor (${id})`);
+      await other.page.click('#support-send');
+      await staff.page.locator('#toasts .toast[data-kind="support"]', { hasText: `Second visitor (${id})` }).waitFor();
+      await staff.page.waitForFunction((n) => document.getElementById('staff-unread').textContent === String(n), before);
+      assertEqual(await waiting(), before, 'conversations waiting after the second visitor wrote');
+    },
+  },
+  {
     name: 'ui10a. the connection pill reads as words, not raw state names',
     async fn(t) {
       const p = await t.newPage('pill');
