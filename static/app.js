@@ -4,41 +4,59 @@
  *
  * Stable element ids / test ids (every user-provided text is set with textContent, never innerHTML):
  *
- *  header       #conn-state (text and data-state = overall state: idle, connecting, open, reconnecting,
- *               offline, signed_out), #current-user, #notif-read-all, #notif-count (unread notifications),
- *               #logout-btn
- *  auth         #auth-view, #username, #password, #display-name, #login-btn, #register-btn, #auth-error
- *  app          #app-view (shown when signed in)
- *  rooms        #room-list > li[data-room-id][data-kind][data-testid=room-item] with .name,
+ *  header       #conn-state (readable text; data-state = overall state: idle, connecting, open, reconnecting,
+ *               offline, signed_out), #current-user, #notif-btn (opens the inbox; aria-expanded),
+ *               #notif-count (unread notifications, also in the tab title: "(3) Hearth"), #logout-btn
+ *  inbox        #notif-panel with #notif-read-all, #notif-close, #notif-unread-only, #notif-desktop (asks for
+ *               desktop notifications; only on a click), #notif-list > li[data-notification-id][data-kind]
+ *               [data-read][data-room-id][data-task-id] with button.notif-open (.notif-title, .notif-body, time)
+ *               and button.notif-read (unread ones)
+ *  auth         #auth-view, #username, #password, #display-name, #login-btn, #register-btn, #auth-error;
+ *               Enter signs up when a display name is filled in, signs in otherwise
+ *  app          #app-view (shown when signed in; data-view = list | chat: what a narrow screen shows),
+ *               #side-col (the rooms panel, and the support widget of a signed-in user)
+ *  rooms        #room-list > li[data-room-id][data-kind][data-testid=room-item] > button.room-btn with .name,
  *               .badge[data-testid=unread-badge] (hidden when 0), .preview, time.time (local time)
  *               #new-room-name, #new-room-members (comma separated usernames), #new-room-public, #create-room-btn
  *               #direct-username, #open-direct-btn
- *               #public-query, #browse-public-btn, #public-rooms > li[data-room-id] with
- *               button.join-btn[data-testid=join-room] (or button.open-btn once a member)
- *  conversation #room-title, #room-meta, #leave-room-btn, #add-member-username, #add-member-btn,
- *               #load-older-btn (hidden when there is nothing older),
+ *               #public-query, #browse-public-btn, #public-rooms > li[data-room-id] with .member-count
+ *               ("3 members") and button.join-btn[data-testid=join-room] (or button.open-btn once a member)
+ *  conversation #back-btn (narrow screens), #room-title, #room-meta, #leave-room-btn (asks first),
+ *               #add-member-username, #add-member-btn, #load-older-btn (hidden when there is nothing older),
  *               #messages > li[data-message-id][data-testid=message] (.own for mine, .deleted) with .sender,
- *               time.time, .edited, .content; on my messages button.edit-btn[data-testid=edit-message] and
- *               button.delete-btn[data-testid=delete-message]; while editing input.edit-input[data-testid=edit-input],
+ *               time.time, .edited, .content (links as a[href], @mentions as .mention, .mention.me for mine);
+ *               #messages > li.system[data-testid=system-line] ("Bob joined", "Bob left");
+ *               on my messages button.edit-btn[data-testid=edit-message] and
+ *               button.delete-btn[data-testid=delete-message] (asks first); while editing
+ *               textarea.edit-input[data-testid=edit-input] (Ctrl/Cmd+Enter saves, Escape cancels),
  *               button.save-edit-btn[data-testid=save-edit], button.cancel-edit-btn[data-testid=cancel-edit]
- *               #typing ("alice is typing…"), #message-input, #send-btn,
- *               #send-status (data-method = websocket | rest | error after each send)
+ *               #typing ("alice is typing…"), #message-input (its draft is kept per room across reloads),
+ *               #send-btn, #send-status (data-method = websocket | rest | error after each send; text only
+ *               while sending or on an error)
+ *  confirm      #confirm-dialog (a modal <dialog>) with #confirm-text, #confirm-ok, #confirm-cancel
  *  tasks        #task-kind (generate_numbers | validate_numbers | bulk_message), #task-area-code, #task-quantity,
- *               #task-numbers (one per line), #task-content, #task-room-ids, #task-usernames, #start-task-btn,
- *               #task-error,
+ *               #task-numbers (one per line), #task-content, #task-rooms (fieldset) > #task-rooms-list > li >
+ *               label > input[type=checkbox][data-room-id], #task-people (a username; Enter or #task-people-add
+ *               adds it), #task-people-list > li[data-username] > button (removes), #start-task-btn, #task-error,
+ *               #tasks > li.empty[data-testid=tasks-empty] when there are none,
  *               #tasks > li[data-task-id][data-status][data-testid=task] with .kind, <progress>, .status (the status
  *               name), .progress-text, .result-summary, .task-error, button.cancel-btn[data-testid=cancel-task],
  *               button.download-json[data-testid=download-json], button.download-csv[data-testid=download-csv];
  *               finished validate_numbers tasks also select.type-filter[data-testid=type-filter] (option values:
  *               '' for all, or a number type; the downloads follow it), button.show-results[data-testid=show-results],
  *               and once shown .task-results[data-testid=task-results] > table > tbody > tr[data-type][data-valid]
- *               with td.input, td.e164, td.type, td.region, td.reason (at most 200 rows) and .results-note
- *  toasts       #toasts > .toast[data-testid=toast][data-notification-id] with .toast-title, .toast-body
- *  support      #support-widget, #support-state, #support-messages > li[data-message-id] (.content),
- *               #support-input, #support-send, #support-error
- *  staff        #staff-console (shown when user.is_staff), #staff-state, #staff-refresh,
- *               #staff-rooms > li[data-room-id] (.badge unread), #staff-room-title,
- *               #staff-messages > li[data-message-id] (.content), #staff-input, #staff-send
+ *               with td.input, td.e164, td.type, td.region, td.reason (at most 200 rows) and .results-note;
+ *               finished bulk_message tasks with failed targets .task-failures[data-testid=task-failures] >
+ *               li[data-target][data-code] with .target and .reason
+ *  toasts       #toasts > .toast[data-testid=toast][data-kind][data-notification-id] with .toast-title,
+ *               .toast-body, .toast-close; placed where they cover no task control; they stay 30 s
+ *               (notifications) or 10 s, longer while pointed at or focused
+ *  support      #support-widget (not shown to staff), #support-state, #support-messages > li[data-message-id]
+ *               (.content), #support-input, #support-send, #support-error
+ *  staff        #staff-console (shown when user.is_staff), #staff-unread (conversations waiting), #staff-state,
+ *               #staff-refresh, #staff-rooms > li[data-room-id] > button (.badge unread), #staff-room-title,
+ *               #staff-messages > li[data-message-id] (.content), #staff-input, #staff-send; a new conversation
+ *               or a visitor's message raises a toast[data-kind=support]
  */
 import { HearthClient } from './hearth-client.js';
 
