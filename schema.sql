@@ -105,3 +105,13 @@ CREATE TABLE IF NOT EXISTS notifications (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS notifications_user ON notifications(user_id, read, id);
+
+-- Changes made to users from the command line (`hearth user revoke|delete|passwd|set-staff`)
+-- while a server runs: each server reads new rows every half second and acts on the user's open
+-- sockets. The database is the log; no row is ever updated.
+CREATE TABLE IF NOT EXISTS user_events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    INTEGER NOT NULL,                       -- no foreign key: the user may be gone
+    kind       TEXT    NOT NULL CHECK (kind IN ('revoked', 'deleted', 'passwd', 'staff', 'unstaff')),
+    created_at INTEGER NOT NULL
+);

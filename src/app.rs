@@ -11,6 +11,7 @@ use crate::error::AppResult;
 use crate::hub::{Hub, LocalHub};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
+use crate::presence::Presence;
 use crate::rate::Throttle;
 use crate::rate::UserBuckets;
 use crate::support::Support;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub tasks: Tasks,
     /// The notification inbox.
     pub notifications: Notifications,
+    /// Who is online.
+    pub presence: Presence,
     /// REST write rate, per user (`rest_writes_per_second`, taken by the REST transport).
     pub rest_writes: UserBuckets,
 }
@@ -72,11 +75,13 @@ impl AppState {
             },
         )
         .await?;
+        let presence = Presence::new(store.clone(), hub.clone(), config.presence_grace);
         let chat = Chat::start(
             store.clone(),
             hub.clone(),
             metrics.clone(),
             config.rooms_per_hour,
+            presence.clone(),
         )
         .await?;
         let support = Support::new(
@@ -103,6 +108,7 @@ impl AppState {
             rest_writes: UserBuckets::new(config.rest_writes_per_second),
             started: Instant::now(),
             auth,
+            presence,
             chat,
             support,
             tasks,

@@ -81,6 +81,11 @@ pub struct Config {
     /// Group rooms one user may create per hour (a window starting at their first creation);
     /// `create_room` beyond answers `rate_limited` until the window ends.
     pub rooms_per_hour: u32,
+    /// How long a user without a `/ws/chat/` socket still counts as online before `presence`
+    /// announces them offline (so a reload does not flap).
+    pub presence_grace: Duration,
+    /// Message bus URLs for several nodes (`--bus nats://...`); empty: one node.
+    pub bus: Vec<String>,
 }
 
 impl Default for Config {
@@ -124,11 +129,35 @@ impl Default for Config {
             max_active_tasks_per_user: 10,
             rest_writes_per_second: 20,
             rooms_per_hour: 50,
+            presence_grace: crate::presence::OFFLINE_GRACE,
+            bus: Vec::new(),
         }
     }
 }
 
 impl Config {
+    /// Refuses, before anything starts, what this build cannot run: a PostgreSQL `--db` (several
+    /// nodes are not built yet) and a `--bus` (which needs a database every node shares, so
+    /// it is refused with SQLite, as the contract says).
+    pub fn check(&self) -> Result<(), String> {
+        let pg = self.db.starts_with("postgres://") || self.db.starts_with("postgresql://");
+        if pg {
+            return Err(
+                "PostgreSQL storage (--db postgres://...) is not part of this build yet; \
+                 use a SQLite file"
+                    .into(),
+            );
+        }
+        if !self.bus.is_empty() {
+            return Err(
+                "--bus connects several nodes sharing one PostgreSQL database; \
+                 it cannot be used with a SQLite database"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// How long before a socket's token expires `token_expiring` is sent: the configured
     /// notice, but never more than half a token's lifetime, so that a short-lived token is not
     /// warned about (and refreshed) the moment it is made.

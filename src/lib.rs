@@ -17,6 +17,7 @@ pub mod hub;
 pub mod metrics;
 pub mod notifications;
 pub mod ops;
+pub mod presence;
 pub mod protocol;
 pub mod rate;
 pub mod support;
@@ -44,6 +45,7 @@ pub struct Server {
     state: web::Data<AppState>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     probe: tokio::task::JoinHandle<()>,
+    user_events: tokio::task::JoinHandle<()>,
 }
 
 /// The address a person opens for the page: the bound one, with a wildcard address shown as
@@ -73,6 +75,7 @@ async fn probe_writes(db: db::Db, interval: Duration) {
 impl Server {
     /// Opens the database, binds the listener and starts serving in the background.
     pub async fn start(config: Config) -> std::io::Result<Server> {
+        config.check().map_err(std::io::Error::other)?;
         let path = config.db.clone();
         let db = tokio::task::spawn_blocking(move || db::Db::open(&path))
             .await
@@ -84,6 +87,12 @@ impl Server {
         let state = AppState::build(config, db)
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let user_events = tokio::spawn(
+            state
+                .auth
+                .clone()
+                .follow_user_events(auth::events::USER_EVENTS_EVERY),
+        );
         let probe = tokio::spawn(probe_writes(
             state.db.clone(),
             state.config.health_probe_interval,
@@ -125,6 +134,7 @@ impl Server {
             state,
             task,
             probe,
+            user_events,
         })
     }
 
@@ -141,6 +151,7 @@ impl Server {
     /// Graceful stop: close every socket with 1001, let writers flush, stop HTTP.
     pub async fn stop(self) {
         self.probe.abort();
+        self.user_events.abort();
         self.state.tasks.stop();
         self.state
             .hub

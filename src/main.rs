@@ -1,7 +1,7 @@
 //! The `hearth` binary: parses the command line and hands over to the library.
 
 use clap::Parser;
-use hearth::cli::{Cli, Command, ServeArgs, UserCommand};
+use hearth::cli::{Cli, Command, ServeArgs};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,14 +20,7 @@ fn main() -> ExitCode {
         Command::Backup { path, db } => hearth::db::backup::backup(&db, &path)
             .map(|bytes| println!("backed up {db} to {path} ({bytes} bytes)")),
         // Blocking work (Argon2, SQLite): no async runtime is involved.
-        Command::User {
-            command:
-                UserCommand::Create {
-                    username,
-                    staff,
-                    db,
-                },
-        } => hearth::cli::user_create(&username, staff, &db).map(|msg| println!("{msg}")),
+        Command::User { command } => command.run().map(|msg| println!("{msg}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -87,8 +87,22 @@ pub fn for_message(
     Ok(out)
 }
 
-/// Stores the notification for the end of a task.
-pub fn for_task(tx: &dyn Tx, task: &Task) -> AppResult<Notification> {
+/// A kind's name as people read it: `generate_numbers` → `Generate numbers`.
+fn readable_kind(kind: &str) -> String {
+    let words = kind.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => words,
+    }
+}
+
+/// Stores the notification for the end of a task, but for one its owner cancelled (they know:
+/// they did it, and `task_cancelled` tells their task sockets).
+pub fn for_task(tx: &dyn Tx, task: &Task) -> AppResult<Option<Notification>> {
+    if task.status == crate::db::tasks::TaskStatus::Cancelled {
+        return Ok(None);
+    }
     let body = match (&task.error, &task.result_summary) {
         (Some(e), _) => e.clone(),
         (None, Some(serde_json::Value::Object(fields))) => fields
@@ -104,10 +118,16 @@ pub fn for_task(tx: &dyn Tx, task: &Task) -> AppResult<Notification> {
     tx.insert_notification(
         task.user_id,
         "task",
-        &format!("Task {} {}: {}", task.id, task.status, task.kind),
+        &format!(
+            "{} {} (task {})",
+            readable_kind(&task.kind),
+            task.status,
+            task.id
+        ),
         &body,
         &json!({ "task_id": task.id, "status": task.status }),
     )
+    .map(Some)
 }
 
 /// Pushes stored notifications to their users' notification sockets.
@@ -169,6 +189,13 @@ impl Notifications {
 #[cfg(test)]
 mod tests {
     use super::mentions;
+
+    #[test]
+    fn kinds_read_as_words() {
+        assert_eq!(super::readable_kind("generate_numbers"), "Generate numbers");
+        assert_eq!(super::readable_kind("x"), "X");
+        assert_eq!(super::readable_kind(""), "");
+    }
 
     #[test]
     fn finds_mentions() {

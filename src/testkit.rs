@@ -104,11 +104,17 @@ impl Kit {
         let hub: Arc<dyn Hub> = Arc::new(LocalHub::new(32));
         let metrics = Arc::new(Metrics::default());
         let store = crate::db::store::Store::from(db.clone());
+        let presence = crate::presence::Presence::new(
+            store.clone(),
+            hub.clone(),
+            crate::presence::OFFLINE_GRACE,
+        );
         let chat = Chat::start(
             store.clone(),
             hub.clone(),
             metrics.clone(),
             options.rooms_per_hour,
+            presence,
         )
         .await
         .expect("chat service");

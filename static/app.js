@@ -359,6 +359,7 @@ function renderRoomHeader() {
 
 function closeRoom() {
   S.current = null;
+  window.hearthPeople?.roomOpened(null);
   $('messages').replaceChildren();
   $('typing').textContent = '';
   $('load-older-btn').hidden = true;
@@ -370,6 +371,7 @@ async function openRoom(id) {
   S.current = id;
   S.msgs.set(id, new Map());
   const room = S.rooms.get(id);
+  window.hearthPeople?.roomOpened(id, room); // people.js: members, presence, where the unread messages begin
   if (room) room.unread_count = 0;
   renderRooms();
   renderRoomHeader();
@@ -1384,6 +1386,7 @@ document.addEventListener('visibilitychange', () => {
 
 // ------------------------------------------------------------------ start
 
+window.hearthPeople?.attach({ client, loadOlder }); // people.js (members, presence, people search, unread divider)
 showTaskFields();
 renderSupportState();
 if (client.isSignedIn) {

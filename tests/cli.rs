@@ -271,5 +271,23 @@ fn start_up_errors_name_the_path_and_the_reason() {
     drop(holder);
 
     assert!(!err.contains("internal error"), "{err}");
+
+    // What this build cannot run is refused before anything starts, saying why.
+    let err = serve_fails("postgres://hearth@127.0.0.1:5432/hearth");
+    assert!(err.contains("PostgreSQL storage"), "{err}");
+    let child = bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--db", &p("bus.db")])
+        .args(["--bus", "nats://127.0.0.1:4222"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--bus"), "{err}");
+    assert!(
+        !std::path::Path::new(&p("bus.db")).exists(),
+        "nothing was created"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

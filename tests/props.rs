@@ -49,6 +49,8 @@ const FRAME_FIELDS: &[(&str, &[&str])] = &[
     ("delete_message", &["message_id"]),
     ("mark_read", &["room_id", "message_id"]),
     ("typing", &["room_id", "is_typing"]),
+    ("get_members", &["room_id"]),
+    ("search_users", &["query", "limit"]),
     ("sync", &["after", "limit"]),
     ("start_task", &["kind", "params"]),
     ("get_tasks", &["status", "limit"]),
@@ -88,6 +90,8 @@ const CHAT_REPLIES: &[(&str, Option<&str>)] = &[
     ("delete_message", Some("message_deleted")),
     ("mark_read", Some("read_marked")),
     ("typing", None),
+    ("get_members", Some("members")),
+    ("search_users", Some("user_list")),
     ("sync", Some("sync")),
 ];
 

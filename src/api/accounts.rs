@@ -2,6 +2,7 @@
 
 use super::{Auth, JsonBody};
 use crate::app::AppState;
+use crate::auth::credential::guest_header;
 use crate::auth::{LoginRequest, RegisterRequest};
 use crate::error::AppError;
 use crate::protocol::rest::Me;
@@ -14,14 +15,26 @@ async fn register(
 ) -> Result<HttpResponse, AppError> {
     let peer = req.peer_addr().map(|a| a.ip().to_string());
     let grant = state.auth.register(body.0, peer.as_deref()).await?;
+    adopt_guest(&state, &req, &grant.user).await;
     Ok(HttpResponse::Created().json(grant))
 }
 
 async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(state.auth.login(body.0).await?))
+    let grant = state.auth.login(body.0).await?;
+    adopt_guest(&state, &req, &grant.user).await;
+    Ok(HttpResponse::Ok().json(grant))
+}
+
+/// With `X-Guest-Token`, the visitor's support conversation becomes the user's (contract
+/// section 6); a bad token is ignored.
+async fn adopt_guest(state: &AppState, req: &HttpRequest, user: &crate::db::users::User) {
+    if let Some(token) = guest_header(req) {
+        state.support.adopt(user, &token).await;
+    }
 }
 
 async fn logout(state: web::Data<AppState>, who: Auth) -> Result<HttpResponse, AppError> {

@@ -12,10 +12,10 @@ use include_dir::{include_dir, Dir, DirEntry};
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let ok = state.db.healthy().await;
-    let state_word = if ok { "ok" } else { "unavailable" };
     let body = Health {
-        status: state_word,
-        db: state_word,
+        status: if ok { "ok" } else { "unavailable" },
+        db: if ok { "ok" } else { "down" },
+        bus: "none",
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: state.started.elapsed().as_secs(),
         connections: state.hub.connection_count(),

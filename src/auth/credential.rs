@@ -50,18 +50,23 @@ pub fn credential(req: &HttpRequest, via: Via, guests: bool) -> Credential {
         return Credential::Token(t);
     }
     if guests {
-        let header = req
-            .headers()
-            .get("x-guest-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && !handshake)
-            .map(str::to_string);
+        let header = guest_header(req).filter(|_| !handshake);
         if let Some(g) = get("guest").or(header) {
             return Credential::Guest(g);
         }
     }
     Credential::None
+}
+
+/// The `X-Guest-Token` header of a REST call, if any (also read on sign-up and sign-in, where
+/// it names a support conversation to keep).
+pub fn guest_header(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("x-guest-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 fn query_pairs(qs: &str) -> Vec<(String, String)> {

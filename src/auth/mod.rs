@@ -2,6 +2,7 @@
 //! credential to a [`Principal`]. Each operation is one function used by every transport.
 
 pub mod credential;
+pub mod events;
 pub mod forms;
 pub mod hasher;
 pub mod password;

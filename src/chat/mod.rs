@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod messages;
+pub mod people;
 pub mod rooms;
 pub mod writer;
 
@@ -14,6 +15,7 @@ use crate::db::users::User;
 use crate::error::AppResult;
 use crate::hub::{Audience, Hub};
 use crate::metrics::Metrics;
+use crate::presence::Presence;
 use crate::protocol::ServerMsg;
 use crate::rate::Throttle;
 use std::sync::Arc;
@@ -69,6 +71,7 @@ pub struct Chat {
     rooms: Arc<Throttle>,
     rooms_per_hour: u32,
     latest: watch::Sender<i64>,
+    presence: Presence,
 }
 
 impl Chat {
@@ -79,6 +82,7 @@ impl Chat {
         hub: Arc<dyn Hub>,
         metrics: Arc<Metrics>,
         rooms_per_hour: u32,
+        presence: Presence,
     ) -> AppResult<Chat> {
         let newest = store.read(|tx| tx.latest_message_id()).await?;
         let latest = watch::channel(newest).0;
@@ -96,6 +100,7 @@ impl Chat {
             rooms: Arc::new(Throttle::new(rooms_per_hour, ROOMS_WINDOW)),
             rooms_per_hour,
             latest,
+            presence,
         })
     }
 

@@ -3,6 +3,7 @@
 //! Nothing here runs on an async worker thread: async callers go through [`Db::call`], which
 //! moves the work to tokio's blocking pool.
 
+pub mod admin;
 pub mod backup;
 pub mod chat;
 pub mod health;

@@ -141,3 +141,41 @@ pub fn set_staff(conn: &Connection, id: i64, is_staff: bool) -> AppResult<()> {
     )?;
     Ok(())
 }
+
+/// Registered users (never guests) whose username or display name contains `query`
+/// (case-insensitive, `query` already trimmed and non-empty), best match first: the exact
+/// username, then usernames or display names that start with it, then the rest, each group by
+/// username.
+pub fn search(conn: &Connection, query: &str, limit: i64) -> AppResult<Vec<User>> {
+    let q = query.to_lowercase();
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users
+         WHERE is_guest = 0
+           AND (lower(username) LIKE '%' || ?1 || '%' ESCAPE '\\'
+                OR lower(display_name) LIKE '%' || ?1 || '%' ESCAPE '\\')
+         ORDER BY CASE
+                    WHEN lower(username) = ?2 THEN 0
+                    WHEN lower(username) LIKE ?1 || '%' ESCAPE '\\'
+                      OR lower(display_name) LIKE ?1 || '%' ESCAPE '\\' THEN 1
+                    ELSE 2
+                  END,
+                  username
+         LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![escaped, q, limit], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Every registered user (not guests), by username, for `hearth user list`.
+pub fn list(conn: &Connection) -> AppResult<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE is_guest = 0 ORDER BY username"
+    ))?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

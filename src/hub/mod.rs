@@ -70,6 +70,9 @@ pub trait Hub: Send + Sync + 'static {
     fn publish_bytes(&self, audience: &Audience, frame: ByteString);
     /// Closes every socket living under a token (logout, refresh).
     fn close_token(&self, token_id: i64, close: Close);
+    /// Closes every socket of a user, or only those on `endpoint` (revoked or deleted from
+    /// the command line; staff rights withdrawn).
+    fn close_user(&self, user_id: i64, endpoint: Option<Endpoint>, close: Close);
     /// Closes every socket (shutdown).
     fn close_all(&self, close: Close);
     /// Open connections.
@@ -172,6 +175,14 @@ impl Hub for LocalHub {
     fn close_token(&self, token_id: i64, close: Close) {
         for conn in self.read().conns.values() {
             if conn.token_id() == token_id {
+                conn.close(close.clone());
+            }
+        }
+    }
+
+    fn close_user(&self, user_id: i64, endpoint: Option<Endpoint>, close: Close) {
+        for conn in self.read().conns.values() {
+            if conn.user_id == user_id && endpoint.is_none_or(|e| e == conn.endpoint) {
                 conn.close(close.clone());
             }
         }

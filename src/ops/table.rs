@@ -3,7 +3,7 @@
 
 use crate::protocol::chat::{
     AddMember, CreateRoom, EditMessage, GetMessages, MarkRead, NoBody, OpenDirect, PublicRooms,
-    SendMessage, Sync, Typing,
+    SearchUsers, SendMessage, Sync, Typing,
 };
 use crate::protocol::tasks::{GetTasks, StartTask};
 use crate::protocol::ServerMsg as M;
@@ -34,6 +34,11 @@ crate::operations! {
         => |s, a, ids, b, t| Ok(Reply::ok(M::RoomJoined { room: s.chat.join_room(a, ids.room()?).await? }));
     Chat LeaveRoom(NoBody) Post "/api/rooms/{room_id}/leave" Nothing
         => |s, a, ids, b, t| Ok(Reply::ok(M::RoomLeft { room_id: s.chat.leave_room(a, ids.room()?).await? }));
+    Chat GetMembers(NoBody) Get "/api/rooms/{room_id}/members" Nothing
+        => |s, a, ids, b, t| {
+            let room_id = ids.room()?;
+            Ok(Reply::ok(M::Members { room_id, members: s.chat.members(a, room_id).await? }))
+        };
     Chat AddMember(AddMember) Post "/api/rooms/{room_id}/members" Json
         => |s, a, ids, b, t| {
             let room_id = ids.room()?;
@@ -61,6 +66,8 @@ crate::operations! {
             let (room_id, message_id) = s.chat.delete_message(a, ids.message()?).await?;
             Ok(Reply::ok(M::MessageDeleted { room_id, message_id }))
         };
+    Chat SearchUsers(SearchUsers) Get "/api/users" Query
+        => |s, a, ids, b, t| Ok(Reply::ok(M::UserList { users: s.chat.search_users(a, b).await? }));
     Chat Sync(Sync) Get "/api/sync" Query
         => |s, a, ids, b, t| Ok(Reply::ok(M::Sync(s.chat.sync(a, sync_body(b, t)).await?)));
 

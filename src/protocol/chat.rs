@@ -3,6 +3,7 @@
 //! [`super::Ids`]).
 
 use crate::db::chat::Message;
+use crate::db::users::User;
 use serde::{Deserialize, Serialize};
 
 /// A request that carries nothing but its ids (`get_room`, `join_room`, ...). Any other field
@@ -107,6 +108,28 @@ pub struct Sync {
     /// WebSocket it is ignored: new messages are pushed there.
     #[serde(default)]
     pub wait: Option<u64>,
+}
+
+/// `search_users {query, limit?}`
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchUsers {
+    /// Part of a username or display name (trimmed, 1–100 characters).
+    #[serde(default)]
+    pub query: String,
+    /// Page size (default 20, at most 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// One entry of `members`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    /// The member.
+    pub user: User,
+    /// Whether they have a `/ws/chat/` socket open (see `presence`).
+    pub online: bool,
+    /// Their read marker in the room.
+    pub last_read_message_id: i64,
 }
 
 /// `messages {room_id, messages, has_more}`

@@ -47,6 +47,10 @@ pub enum ClientMsg {
     MarkRead(Args<chat::MarkRead>),
     /// `typing {room_id, is_typing}`
     Typing(Args<chat::Typing>),
+    /// `get_members {room_id}`
+    GetMembers(Args<chat::NoBody>),
+    /// `search_users {query, limit?}`
+    SearchUsers(Args<chat::SearchUsers>),
     /// `sync {after, limit?}`
     Sync(Args<chat::Sync>),
     /// `start_task {kind, params}`

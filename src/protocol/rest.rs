@@ -4,14 +4,16 @@ use crate::db::notifications::Notification;
 use crate::db::users::User;
 use serde::Serialize;
 
-/// `GET /api/health` → `{status, db, version, uptime_s, connections}` (503 when the database
-/// takes no writes).
+/// `GET /api/health` → `{status, db, bus, version, uptime_s, connections}` (503 when the
+/// database takes no writes).
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     /// `ok` or `unavailable`.
     pub status: &'static str,
-    /// `ok` or `unavailable`: whether the database takes writes.
+    /// `ok` or `down`: whether the database takes writes.
     pub db: &'static str,
+    /// `none` (one node, no bus), `ok` or `down`.
+    pub bus: &'static str,
     /// The server's version.
     pub version: &'static str,
     /// Seconds since start.

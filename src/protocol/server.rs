@@ -236,6 +236,29 @@ pub enum ServerMsg {
         /// The notification.
         notification: Notification,
     },
+    /// Reply to `get_members`.
+    Members {
+        /// The room.
+        room_id: i64,
+        /// Its members, by display name.
+        members: Vec<chat::Member>,
+    },
+    /// Reply to `search_users`.
+    UserList {
+        /// Matching registered users, best match first.
+        users: Vec<User>,
+    },
+    /// Push on `/ws/chat/`: someone who shares a room with the recipient came online or went
+    /// offline (after 10 s without a socket).
+    Presence {
+        /// Who.
+        user_id: i64,
+        /// Online now.
+        online: bool,
+        /// When they were last seen: now when they come online, their last socket's close when
+        /// they go offline.
+        last_seen_at: Timestamp,
+    },
     /// Push: a member's read marker moved.
     ReadReceipt {
         /// The room.

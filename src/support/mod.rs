@@ -11,7 +11,7 @@ use crate::db::users::User;
 use crate::error::{AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Target};
 use crate::protocol::chat::{GetMessages, MarkRead, MessagePage, ReadMarked, SendMessage};
-use crate::protocol::ServerMsg;
+use crate::protocol::{Close, ServerMsg};
 use crate::rate::Throttle;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +85,52 @@ impl Support {
             self.guests.release(key);
         }
         created
+    }
+
+    /// A visitor who signed up or in with their guest token keeps their conversation: the
+    /// guest's support room becomes the user's own (or is merged into theirs), the guest token
+    /// stops working and the guest's sockets close with 4401, and staff consoles get the room.
+    /// A token that is not a live guest token is ignored. Never fails the sign-in: a storage
+    /// error is logged.
+    pub async fn adopt(&self, user: &User, guest_token: &str) {
+        let hash = token::hash_token(guest_token);
+        let user2 = user.clone();
+        let adopted = self
+            .store
+            .write(move |tx| {
+                let Some(row) = tx.find_token(Kind::Guest, &hash)? else {
+                    return Ok(None);
+                };
+                if row.revoked_at.is_some() {
+                    return Ok(None);
+                }
+                match tx.user_by_id(row.user_id)? {
+                    Some(guest) if guest.is_guest && guest.id != user2.id => {
+                        let room = tx.adopt_support_room(guest.id, &user2)?;
+                        tx.revoke_token(row.id)?;
+                        let view = match room {
+                            Some(id) => tx.room_view(id, user2.id, true)?,
+                            None => None,
+                        };
+                        Ok(Some((row.id, view)))
+                    }
+                    _ => Ok(None),
+                }
+            })
+            .await;
+        match adopted {
+            Ok(Some((token_id, view))) => {
+                self.chat.hub().close_token(
+                    token_id,
+                    Close::unauthenticated("the visitor signed in; reconnect with their token"),
+                );
+                if let Some(room) = view {
+                    self.announce_to_staff(room);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, user = user.id, "adopting a guest conversation"),
+        }
     }
 
     /// The visitor's one support room, created on first use (and announced to staff consoles).

@@ -203,16 +203,16 @@ impl Tasks {
                         }
                         let t = tx.task_by_id(id)?;
                         let note = match &t {
-                            Some(t) => Some(crate::notifications::for_task(tx, t)?),
+                            Some(t) => crate::notifications::for_task(tx, t)?,
                             None => None,
                         };
-                        Ok(t.zip(note))
+                        Ok(t.map(|t| (t, note)))
                     })
                     .await?;
                 match cancelled {
                     Some((t, note)) => {
                         self.push(t.user_id, &ServerMsg::TaskCancelled { task: t });
-                        crate::notifications::publish(&*self.shared.hub, &[note]);
+                        crate::notifications::publish(&*self.shared.hub, note.as_slice());
                     }
                     // It started meanwhile: stop it instead.
                     None => {

@@ -116,7 +116,7 @@ pub(crate) async fn start(state: &Arc<Shared>) -> AppResult<()> {
             let mut notes = Vec::new();
             for t in &tasks {
                 if let Some(t) = tx.task_by_id(t.id)? {
-                    notes.push(crate::notifications::for_task(tx, &t)?);
+                    notes.extend(crate::notifications::for_task(tx, &t)?);
                 }
             }
             Ok(notes)
@@ -318,7 +318,7 @@ async fn finish(
                 | TaskStatus::Running => ServerMsg::TaskCancelled { task },
             };
             state.hub.publish(&to, &msg);
-            crate::notifications::publish(&*state.hub, &[note]);
+            crate::notifications::publish(&*state.hub, note.as_slice());
             Metrics::inc(&state.metrics.tasks_finished);
         }
         Err(e) => tracing::error!(error = %e, task = id, "recording the end of a task"),

@@ -264,6 +264,9 @@ async fn cancel_ends_a_queued_task_at_once_and_a_running_one_with_its_partial_re
         (small.status.as_str(), small.started_at),
         ("cancelled", None)
     );
+    // The owner cancelled both: no notification tells them what they did.
+    let notes = kit.notifications.list(&alice, false, None).await.unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
 }
 
 #[tokio::test]

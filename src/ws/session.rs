@@ -68,7 +68,12 @@ pub async fn run(
         close_rx,
         tcp,
     };
-    actix_web::rt::spawn(writer(state.clone(), out, conn.id));
+    // A user is online while a `/ws/chat/` socket of theirs is open (until the writer ends).
+    let present = (conn.endpoint == Endpoint::Chat).then_some(principal.user.id);
+    if let Some(user_id) = present {
+        state.presence.connected(user_id);
+    }
+    actix_web::rt::spawn(writer(state.clone(), out, conn.id, present));
     let connected = ServerMsg::Connected {
         user: (!principal.user.is_guest).then(|| principal.user.clone()),
         connection_id: format!("c{}", conn.id),

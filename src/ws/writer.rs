@@ -61,7 +61,13 @@ pub(super) struct Writer {
 /// is gone; gives the client `close_grace` from the close request to take its last frames,
 /// then cuts the TCP connection. Only once the connection is gone is it removed from the hub,
 /// so it counts against the per-user limit until then.
-pub(super) async fn writer(state: web::Data<AppState>, out: Writer, conn_id: u64) {
+/// `present`: the user whose presence this socket keeps (on `/ws/chat/`).
+pub(super) async fn writer(
+    state: web::Data<AppState>,
+    out: Writer,
+    conn_id: u64,
+    present: Option<i64>,
+) {
     let Writer {
         mut session,
         mut rx,
@@ -110,6 +116,9 @@ pub(super) async fn writer(state: web::Data<AppState>, out: Writer, conn_id: u64
     drop(rx);
     end_connection(tcp, deadline).await;
     state.hub.unregister(conn_id);
+    if let Some(user_id) = present {
+        state.presence.disconnected(user_id);
+    }
 }
 
 async fn send_one(session: &mut Session, out: Outbound) -> bool {

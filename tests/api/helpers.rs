@@ -239,8 +239,20 @@ impl WsClient {
             .expect("send");
     }
 
-    /// The next text frame as JSON (pings are skipped); panics on close or after [`WAIT`].
+    /// The next text frame as JSON, pings and `presence` pushes skipped (they come whenever
+    /// someone who shares a room connects, the caller included); panics on close or after
+    /// [`WAIT`]. `next_of("presence")` reads presence pushes.
     pub async fn next_json(&mut self) -> Value {
+        loop {
+            let v = self.next_frame().await;
+            if v["type"] != "presence" {
+                return v;
+            }
+        }
+    }
+
+    /// The next text frame as JSON, whatever its type (pings are skipped).
+    pub async fn next_frame(&mut self) -> Value {
         loop {
             let msg = tokio::time::timeout(WAIT, self.stream.next())
                 .await
@@ -266,7 +278,7 @@ impl WsClient {
     /// Skips frames until one of type `ty`.
     pub async fn next_of(&mut self, ty: &str) -> Value {
         loop {
-            let v = self.next_json().await;
+            let v = self.next_frame().await;
             if v["type"] == ty {
                 return v;
             }
@@ -286,7 +298,8 @@ impl WsClient {
         }
     }
 
-    /// Reads until the close frame (collecting text frames) and returns them with the close.
+    /// Reads until the close frame (collecting text frames but `presence` pushes) and returns
+    /// them with the close.
     pub async fn until_close(&mut self) -> (Vec<Value>, Closed) {
         let mut frames = Vec::new();
         loop {
@@ -294,7 +307,12 @@ impl WsClient {
                 .await
                 .expect("close within the wait");
             match msg {
-                Some(Ok(Message::Text(t))) => frames.push(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] != "presence" {
+                        frames.push(v);
+                    }
+                }
                 Some(Ok(Message::Close(Some(c)))) => {
                     return (
                         frames,

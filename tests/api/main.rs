@@ -7,6 +7,7 @@ mod helpers;
 mod hostile_auth;
 mod hostile_ws;
 mod methods;
+mod people;
 mod quotas;
 mod reliability;
 mod support;

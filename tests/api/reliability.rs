@@ -66,7 +66,7 @@ async fn health_is_503_while_another_process_holds_the_write_lock_and_recovers()
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let body = health_becomes(&app, 503, Duration::from_secs(15)).await;
     assert_eq!(body["status"], "unavailable");
-    assert_eq!(body["db"], "unavailable");
+    assert_eq!(body["db"], "down");
 
     other.execute_batch("ROLLBACK").unwrap();
     drop(other);
@@ -171,7 +171,7 @@ async fn a_full_disk_turns_health_503_loses_nothing_and_recovers() {
     assert!(failed, "no write failed on a full disk");
     // ...and health says so.
     let body = health_becomes(&app, 503, Duration::from_secs(15)).await;
-    assert_eq!(body["db"], "unavailable");
+    assert_eq!(body["db"], "down");
 
     std::fs::remove_file(&filler).unwrap();
     health_becomes(&app, 200, Duration::from_secs(15)).await;

@@ -295,3 +295,149 @@ async fn guest_creation_is_throttled_per_address() {
     let mut c = WsClient::connect(&app.ws_url("/ws/support/"), &[]).await;
     c.expect_close(4429).await;
 }
+
+/// Sends a visitor's message over REST with their guest token.
+async fn guest_says(app: &TestApp, guest: &str, content: &str) {
+    let r = app
+        .http
+        .post(app.url("/api/support/messages"))
+        .header("X-Guest-Token", guest)
+        .json(&json!({"content": content}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test]
+async fn a_visitor_who_signs_up_keeps_the_conversation() {
+    let app = spawn_app().await;
+    let staff = app.staff("sam_adopt").await;
+    let mut console = app.ws_ready("/ws/admin/chat/", &staff.token).await;
+    let (mut visitor_ws, hello) = visitor(&app).await;
+    let guest = hello["guest_token"].as_str().unwrap().to_string();
+    guest_says(&app, &guest, "question before signing up").await;
+    console.next_of("room_updated").await;
+    let reply = console.request(json!({"type": "get_room_list"})).await;
+    let room_id = reply["rooms"][0]["id"].as_i64().unwrap();
+
+    // Sign up with the guest token.
+    let resp = app
+        .http
+        .post(app.url("/api/auth/register"))
+        .header("X-Guest-Token", &guest)
+        .json(&json!({"username": "newcomer", "password": "password123", "display_name": "New Comer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let grant: Value = resp.json().await.unwrap();
+    let token = grant["token"].as_str().unwrap();
+    let user_id = grant["user"]["id"].as_i64().unwrap();
+
+    // The guest token stops working; its socket is closed with 4401.
+    assert!(!visitor_ws.expect_close(4401).await.is_empty());
+    let r = app
+        .http
+        .get(app.url("/api/support/messages"))
+        .header("X-Guest-Token", &guest)
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 401, "unauthenticated").await;
+
+    // The user's own support conversation is the visitor's, history kept, now theirs.
+    let page: Value = app
+        .get("/api/support/messages", Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["room_id"], room_id, "{page}");
+    let m = &page["messages"][0];
+    assert_eq!(m["content"], "question before signing up");
+    assert_eq!(m["sender"]["id"], user_id);
+    // Staff see one thread, named after the user.
+    let pushed = console.next_of("room_updated").await;
+    assert_eq!(pushed["room"]["id"], room_id);
+    assert_eq!(pushed["room"]["name"], "Support: New Comer");
+    let list = console.request(json!({"type": "get_room_list"})).await;
+    assert_eq!(list["rooms"].as_array().unwrap().len(), 1, "{list}");
+}
+
+#[tokio::test]
+async fn signing_in_merges_a_visit_into_an_existing_conversation_in_order() {
+    let app = spawn_app().await;
+    let staff = app.staff("sid_adopt").await;
+    let member = app.register("regular").await;
+    // The user's own conversation, and a later visit without signing in.
+    let own = app
+        .post(
+            "/api/support/messages",
+            Some(&member.token),
+            json!({"content": "first, signed in"}),
+        )
+        .await;
+    assert_eq!(own.status(), 201);
+    let (_v, hello) = visitor(&app).await;
+    let guest = hello["guest_token"].as_str().unwrap().to_string();
+    guest_says(&app, &guest, "second, as a visitor").await;
+    let staff_reply = app
+        .get("/api/admin/support/rooms", Some(&staff.token))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(staff_reply["rooms"].as_array().unwrap().len(), 2);
+
+    // Signing in with the guest token merges the visit.
+    let resp = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("X-Guest-Token", &guest)
+        .json(&json!({"username": "regular", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let page: Value = app
+        .get("/api/support/messages", Some(&member.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let contents: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(contents, ["first, signed in", "second, as a visitor"]);
+    assert!(page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["sender"]["id"] == member.id));
+    let rooms = app
+        .get("/api/admin/support/rooms", Some(&staff.token))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        rooms["rooms"].as_array().unwrap().len(),
+        1,
+        "one thread for staff"
+    );
+
+    // A bad guest token is ignored: the sign-in still succeeds.
+    let resp = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header("X-Guest-Token", "not-a-guest-token")
+        .json(&json!({"username": "regular", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -26,6 +26,7 @@ import {
   T, clientStats, countMessages, createRoom, currentRoomId, openHome, openRoom, roomItem, sendMessage, signIn, signUp, uniq,
   waitClient, waitConnState, waitForMessage,
 } from './lib/page.mjs';
+import { tests as peopleTests } from './tests-people.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -380,6 +381,7 @@ const tests = [
       await screenshot(staff.page.locator('#staff-console'), 'staff-console.png');
     },
   },
+  ...peopleTests,
 ];
 
 tests.push(...(await import('./tests-network.mjs')).networkTests); // WebSockets blocked, the outbox, token refresh races
@@ -396,7 +398,9 @@ async function main() {
     filter: FILTER ? new RegExp(FILTER) : null,
     log,
     async setup() {
-      const server = await startServer({ bin: HEARTH_BIN });
+      // A short presence grace, so the people tests see "offline" quickly; registrations are not
+      // throttled (every test signs up its own users from 127.0.0.1).
+      const server = await startServer({ bin: HEARTH_BIN, env: { HEARTH_PRESENCE_GRACE_MS: '300', HEARTH_REGISTER_MAX_PER_WINDOW: '1000' } });
       log(`# server on ${server.origin}, database ${server.dbPath}`);
       let browser;
       try {

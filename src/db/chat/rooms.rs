@@ -1,6 +1,6 @@
 //! Rooms and their members: group, direct and support rooms, and rooms as a viewer sees them.
 
-use crate::db::users::UserRef;
+use crate::db::users::{User, UserRef};
 use crate::error::AppResult;
 use crate::time::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -252,6 +252,43 @@ pub fn member_ids(conn: &Connection, room_id: i64) -> AppResult<Vec<i64>> {
     let mut stmt = conn
         .prepare_cached("SELECT user_id FROM room_members WHERE room_id = ?1 ORDER BY user_id")?;
     let rows = stmt.query_map([room_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A room's members with their read markers, ordered by display name (then username).
+pub fn members(conn: &Connection, room_id: i64) -> AppResult<Vec<(User, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT u.id, u.username, u.display_name, u.is_staff, u.created_at, u.is_guest,
+                m.last_read_message_id
+         FROM room_members m JOIN users u ON u.id = m.user_id
+         WHERE m.room_id = ?1
+         ORDER BY u.display_name COLLATE NOCASE, u.username",
+    )?;
+    let rows = stmt.query_map([room_id], |r| {
+        Ok((
+            User {
+                id: r.get(0)?,
+                username: r.get(1)?,
+                display_name: r.get(2)?,
+                is_staff: r.get(3)?,
+                created_at: Timestamp::from_millis(r.get(4)?),
+                is_guest: r.get(5)?,
+            },
+            r.get(6)?,
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Everyone who shares a room with `user_id`, and the user themself, by id.
+pub fn co_member_ids(conn: &Connection, user_id: i64) -> AppResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ?1 UNION
+         SELECT other.user_id FROM room_members mine
+         JOIN room_members other ON other.room_id = mine.room_id
+         WHERE mine.user_id = ?1",
+    )?;
+    let rows = stmt.query_map([user_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

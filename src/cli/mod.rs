@@ -1,4 +1,6 @@
-//! The command line: `hearth serve` and `hearth user create`.
+//! The command line: `hearth serve`, `hearth backup` and `hearth user ...` (`users.rs`).
+
+pub mod users;
 
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
@@ -51,6 +53,65 @@ pub enum UserCommand {
         #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
         db: String,
     },
+    /// List registered users.
+    List {
+        /// Database file.
+        #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+        db: String,
+    },
+    /// Make a user staff (or, with --off, no longer staff: their console sockets close).
+    SetStaff {
+        /// The username.
+        username: String,
+        /// Withdraw staff rights.
+        #[arg(long)]
+        off: bool,
+        /// Database file.
+        #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+        db: String,
+    },
+    /// Set a user's password (read from standard input); revokes their tokens.
+    Passwd {
+        /// The username.
+        username: String,
+        /// Database file.
+        #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+        db: String,
+    },
+    /// Delete a user; their messages stay without a sender, their sockets close.
+    Delete {
+        /// The username.
+        username: String,
+        /// Database file.
+        #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+        db: String,
+    },
+    /// Revoke every token of a user; their sockets close with 4401.
+    Revoke {
+        /// The username.
+        username: String,
+        /// Database file.
+        #[arg(long, env = "HEARTH_DB", default_value = "hearth.db")]
+        db: String,
+    },
+}
+
+impl UserCommand {
+    /// Runs the command (blocking: Argon2 and SQLite, no async runtime); the text to print.
+    pub fn run(self) -> Result<String, String> {
+        match self {
+            UserCommand::Create {
+                username,
+                staff,
+                db,
+            } => user_create(&username, staff, &db),
+            UserCommand::List { db } => users::list(&db),
+            UserCommand::SetStaff { username, off, db } => users::set_staff(&username, off, &db),
+            UserCommand::Passwd { username, db } => users::passwd(&username, &db),
+            UserCommand::Delete { username, db } => users::delete(&username, &db),
+            UserCommand::Revoke { username, db } => users::revoke(&username, &db),
+        }
+    }
 }
 
 /// `hearth serve` flags; each has an environment variable.
@@ -148,6 +209,13 @@ pub struct ServeArgs {
     /// Group rooms one user may create per hour (429 beyond).
     #[arg(long, env = "HEARTH_ROOMS_PER_HOUR", default_value_t = 50)]
     pub rooms_per_hour: u32,
+    /// Milliseconds a user without a chat socket still counts as online (presence).
+    #[arg(long, env = "HEARTH_PRESENCE_GRACE_MS", default_value_t = 10_000)]
+    pub presence_grace_ms: u64,
+    /// A message bus for several nodes (`nats://host:port`; repeatable or comma-separated).
+    /// Refused with a SQLite database.
+    #[arg(long, env = "HEARTH_BUS", value_delimiter = ',')]
+    pub bus: Vec<String>,
 }
 
 impl Default for ServeArgs {
@@ -201,6 +269,8 @@ impl ServeArgs {
                 .rest_writes_per_second
                 .unwrap_or(self.messages_per_second),
             rooms_per_hour: self.rooms_per_hour,
+            presence_grace: Duration::from_millis(self.presence_grace_ms),
+            bus: self.bus,
             ..d
         }
     }
