@@ -302,6 +302,7 @@ export class Socket extends Emitter {
     this._probeTimer = null;
     this._connectTimer = null;
     this._probing = false;
+    this._parked = false; // a guest socket closed by the sign-in that adopts its conversation
     this._seen = new Set();
     this._stateListeners = new Set();
   }
@@ -339,6 +340,7 @@ export class Socket extends Emitter {
    */
   stop({ code = 1000, reason = 'client closing', state = 'closed' } = {}) {
     this._wanted = false;
+    this._parked = false;
     this._gen++;
     this._clearTimer();
     this._teardown(code, reason);
@@ -619,6 +621,8 @@ export class Socket extends Emitter {
     if (this.auth === 'support') {
       this.guest = f.guest || null;
       if (f.guest_token) c._setGuestToken(f.guest_token);
+      // An anonymous connection is the new guest's from now on (what a 4401 on it means follows that).
+      if (this._credKind === 'anonymous' && f.guest) this._credKind = 'guest';
     }
     this.stats.opens++;
     this._setState('open');
@@ -699,6 +703,13 @@ export class Socket extends Emitter {
   /** 4401 (or a ticket refused with 401): recover once, then give up as signed_out. */
   async _authFailure() {
     const c = this.client;
+    if (this._credKind === 'guest' && c._guestSignIns > 0) {
+      // The visitor is signing up or in with this guest token, and the server ended it on purpose: the
+      // sign-in restarts this socket as the user (and reconnects it as before if the sign-in fails).
+      this._parked = true;
+      this._setState(c.online ? 'reconnecting' : 'offline');
+      return;
+    }
     if (this._credKind === 'guest' || this._credKind === 'anonymous') {
       // A stale guest token: forget it and start a fresh anonymous conversation, once.
       if (this._credKind === 'guest' && !this._authRetried) {
@@ -813,6 +824,7 @@ export class HearthClient extends Emitter {
     /** overall state, see STATES */
     this.state = this.token ? 'idle' : 'signed_out';
     this._seq = 0;
+    this._guestSignIns = 0; // sign-ups/sign-ins in flight that carry the guest token
     this._refreshing = null;
     this._refreshTimer = null;
     this._tokenIssuedAt = 0;
@@ -992,9 +1004,7 @@ export class HearthClient extends Emitter {
   async register(username, password, display_name) {
     const body = { username, password };
     if (display_name) body.display_name = display_name;
-    const r = await this.api('POST', '/api/auth/register', { body, auth: false, guest: this.guestToken });
-    this._signedIn(r);
-    return r;
+    return this._signInWith('/api/auth/register', body);
   }
 
   /**
@@ -1003,7 +1013,24 @@ export class HearthClient extends Emitter {
    * conversation becomes the user's own (contract v1.1, section 6); it is forgotten once signed in.
    */
   async login(username, password) {
-    const r = await this.api('POST', '/api/auth/login', { body: { username, password }, auth: false, guest: this.guestToken });
+    return this._signInWith('/api/auth/login', { username, password });
+  }
+
+  async _signInWith(path, body) {
+    const guest = this.guestToken;
+    if (guest) this._guestSignIns++;
+    let r = null;
+    try {
+      r = await this.api('POST', path, { body, auth: false, guest });
+    } finally {
+      if (guest) this._guestSignIns--;
+      const sup = this.sockets.support;
+      if (!r && sup && sup._parked && this._guestSignIns === 0) {
+        // The sign-in failed: the guest conversation goes on.
+        sup._parked = false;
+        if (sup._wanted) sup._connect(true);
+      }
+    }
     this._signedIn(r);
     return r;
   }

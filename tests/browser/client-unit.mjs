@@ -677,5 +677,48 @@ await test('register and login send the guest token (X-Guest-Token), then forget
   c.destroy();
 });
 
+await test('the guest socket closed by the sign-in that adopts it waits for the sign-in (no new anonymous guest)', async () => {
+  const c = mk();
+  c.support.start();
+  await until(() => FakeWS.all.length === 1);
+  FakeWS.latest().accept({ user: null, guest: { id: 7, name: 'Visitor 7f3a' }, guest_token: 'G1' });
+  let answer;
+  routes['POST /api/auth/register'] = () => new Promise((resolve) => { answer = resolve; });
+  const reg = c.register('neo', 'password1');
+  await until(() => typeof answer === 'function');
+  // The server adopts the conversation and closes the guest's sockets before its answer arrives.
+  FakeWS.latest().push({ type: 'error', code: 'unauthenticated', close_code: 4401, retry: 'reauthenticate', message: 'the visitor signed in' });
+  FakeWS.latest().serverClose(4401);
+  await sleep(50);
+  assert.equal(FakeWS.all.length, 1, 'a new (anonymous) support socket was opened during the sign-up');
+  assert.equal(c.guestToken, 'G1');
+  answer(json(201, { token: 'T5', expires_at: new Date(Date.now() + 3600e3).toISOString(), user: { id: 5, username: 'neo' } }));
+  await reg;
+  await until(() => FakeWS.all.length === 2, 1000, 'support as the user');
+  assert.match(FakeWS.latest().url, /\/ws\/support\/\?ticket=/);
+  assert.equal(c.guestToken, null);
+  c.destroy();
+
+  // A sign-in that fails leaves the guest conversation going on.
+  reset();
+  const storage = new MemoryStorage();
+  const d = mk({ storage });
+  d.support.start();
+  await until(() => FakeWS.all.length === 1);
+  FakeWS.latest().accept({ user: null, guest: { id: 8, name: 'Visitor 8' }, guest_token: 'G2' });
+  let refuse;
+  routes['POST /api/auth/login'] = () => new Promise((resolve) => { refuse = resolve; });
+  const login = d.login('neo', 'wrong');
+  await until(() => typeof refuse === 'function');
+  FakeWS.latest().serverClose(4401);
+  await sleep(30);
+  assert.equal(FakeWS.all.length, 1);
+  refuse(json(401, { error: { code: 'unauthenticated', message: 'bad credentials' } }));
+  await assert.rejects(login, (e) => e.status === 401);
+  await until(() => FakeWS.all.length === 2, 1000, 'guest socket again');
+  assert.equal(FakeWS.latest().url, 'ws://h.test/ws/support/?guest=G2');
+  d.destroy();
+});
+
 console.log(`client: ${passed} passed, ${failed} failed`);
 process.exit(process.exitCode || 0);

@@ -1,11 +1,14 @@
 // Browser tests of the page on a bad network (issue 10): WebSockets blocked from the first load,
 // messages written while the server is down or the network is gone (the outbox), a refused
-// message retried or discarded by hand, and token refreshes that race requests in flight.
-// Appended to the suite by run-tests.mjs; the same test shape ({name, timeout, fn(t)}).
+// message retried or discarded by hand, token refreshes that race requests in flight, and a
+// visitor who signs up keeping their support conversation. Appended to the suite by
+// run-tests.mjs; the same test shape ({name, timeout, fn(t)}). Each test runs on a server of its
+// own (lib/net.mjs): the shared one allows only 10 sign-ups per address and hour.
+// HEARTH_STATIC_DIR=<dir> runs them against another version of the page's scripts (see net.mjs).
 
 import { assert, assertEqual } from './lib/runner.mjs';
-import { netPage, openRoomNet, pageToken, serverCount, signUpNet, sleep, trySend, twoPeople, withServer } from './lib/net.mjs';
-import { T, countMessages, createRoom, openRoom, roomItem, uniq, waitConnState, waitForMessage } from './lib/page.mjs';
+import { PASSWORD, netPage, openRoomNet, pageToken, serverCount, signUpNet, sleep, trySend, twoPeople, withServer } from './lib/net.mjs';
+import { T, countMessages, createRoom, openRoom, roomItem, signIn, uniq, waitConnState, waitForMessage } from './lib/page.mjs';
 
 /** Takes a page's WebSockets away at its proxy (cut now, refuse new ones); HTTP keeps working. */
 async function blockSockets(p) {
@@ -251,6 +254,70 @@ export const networkTests = [
       await waitConnState(p.page, 'open', T.long);
       assertEqual(await trySend(p.page, `still here (${id})`), 'websocket', 'transport after the refreshes');
       await waitForMessage(p.page, '#messages', `still here (${id})`);
+    }),
+  },
+  {
+    name: 'n6. a visitor who signs up keeps their support conversation: shown as theirs, one thread for staff named after them',
+    timeout: 180000,
+    fn: (t) => withServer(t, [], async (srv) => {
+      const id = uniq();
+      const staffUser = await srv.createUser(`staff_${id}`, PASSWORD, { staff: true });
+      const staff = await netPage(t, 'staff', { server: srv });
+      await signIn(staff.page, staffUser);
+      await staff.page.waitForFunction(() => document.getElementById('staff-state').dataset.state === 'open', null, { timeout: T.long });
+
+      const visitor = await netPage(t, 'visitor', { server: srv });
+      const question = `Can I keep this conversation if I sign up? (${id})`;
+      await visitor.page.fill('#support-input', question);
+      await visitor.page.click('#support-send');
+      assertEqual(await waitForMessage(visitor.page, '#support-messages', question), 1, 'copies of the question in the widget');
+      const guest = await visitor.page.evaluate(() => window.hearth.support.guest);
+      assert(guest && guest.name, 'no guest identity');
+      const thread = staff.page.locator('#staff-rooms li[data-room-id]', { hasText: question.slice(0, 20) });
+      await thread.waitFor({ timeout: T.short });
+      const roomId = await thread.getAttribute('data-room-id');
+      t.log(`thread before the sign-up: ${JSON.stringify(await thread.locator('.name').textContent())}`);
+
+      // The server ends the guest token (closing the widget's socket with 4401) before it answers
+      // the sign-up; hold the answer a moment so that the page surely sees the close first.
+      await visitor.page.route('**/api/auth/register', async (route) => {
+        const response = await route.fetch();
+        await sleep(1000);
+        await route.fulfill({ response });
+      });
+      const dana = { username: `dana_${id}`, displayName: `Dana ${id}` };
+      await signUpNet(visitor.page, dana);
+      // The widget still shows the question, now as the user's own, once.
+      await visitor.page.waitForFunction(() => window.hearth.support.state === 'open' && window.hearth.support.guest === null, null, { timeout: T.long });
+      assertEqual(await waitForMessage(visitor.page, '#support-messages', question), 1, 'copies of the question after the sign-up');
+      const mine = visitor.page.locator('#support-messages li[data-message-id]', { hasText: question });
+      await visitor.page.waitForFunction((q) => [...document.querySelectorAll('#support-messages li[data-message-id]')]
+        .some((li) => li.textContent.includes(q) && li.classList.contains('own')), question, { timeout: T.short });
+      assertEqual(await mine.locator('.sender').textContent(), 'You', 'sender of the question after the sign-up');
+      assertEqual(await visitor.page.evaluate(() => localStorage.getItem('hearth.guest_token')), null, 'guest token kept after the sign-up');
+      t.log(`support socket: ${JSON.stringify(await visitor.page.evaluate(() => ({ stats: window.hearth.support.stats, url: window.hearth.support._ws && window.hearth.support._ws.url.replace(/=.*/, '=…') })))}`);
+      // A follow-up goes to the same conversation.
+      const more = `Thanks, I have an account now (${id})`;
+      await visitor.page.fill('#support-input', more);
+      await visitor.page.click('#support-send');
+      await waitForMessage(visitor.page, '#support-messages', more);
+
+      // Staff: one thread, the same room, named after the user, with both messages.
+      const name = `Support: ${dana.displayName}`;
+      await staff.page.waitForFunction(([rid, n]) => {
+        const li = document.querySelector(`#staff-rooms li[data-room-id="${rid}"]`);
+        return li && li.querySelector('.name').textContent === n;
+      }, [roomId, name], { timeout: T.short });
+      await staff.page.click('#staff-refresh');
+      await sleep(500);
+      const threads = await staff.page.locator('#staff-rooms li[data-room-id]').evaluateAll((els) => els.map((li) => ({ id: li.dataset.roomId, name: li.querySelector('.name').textContent })));
+      t.log(`staff threads: ${JSON.stringify(threads)}`);
+      assertEqual(threads.length, 1, 'threads in the staff console');
+      assertEqual(threads[0].id, roomId, 'the thread is the visitor\'s room');
+      assertEqual(threads[0].name, name, 'the thread\'s name');
+      await staff.page.locator(`#staff-rooms li[data-room-id="${roomId}"]`).click();
+      assertEqual(await waitForMessage(staff.page, '#staff-messages', question), 1, 'copies of the question for staff');
+      assertEqual(await waitForMessage(staff.page, '#staff-messages', more), 1, 'copies of the follow-up for staff');
     }),
   },
 ];

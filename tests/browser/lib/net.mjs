@@ -83,6 +83,20 @@ export async function ownServer(args = []) {
       clearTimeout(killer);
       return e;
     },
+    /** `hearth user create <username> [--staff]` on this server's database (it may be running). */
+    async createUser(username, password, { staff = false } = {}) {
+      const made = await new Promise((res, rej) => {
+        const c = spawn(HEARTH_BIN, ['user', 'create', username, ...(staff ? ['--staff'] : []), '--db', dbPath], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        c.stdout.on('data', (d) => { out += d; });
+        c.stderr.on('data', (d) => { out += d; });
+        c.on('error', rej);
+        c.on('close', (code) => res({ code, out }));
+        c.stdin.end(`${password}\n`);
+      });
+      if (made.code !== 0) throw new Error(`hearth user create ${username} failed (${made.code}): ${made.out}`);
+      return { username, password };
+    },
     async logTail(chars = 3000) {
       const text = await readFile(logPath, 'utf8').catch(() => '');
       return text.replace(ANSI, '').slice(-chars);
