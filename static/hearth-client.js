@@ -723,6 +723,7 @@ export class Socket extends Emitter {
       return;
     }
     const gen = this._gen;
+    this._setState(c.online ? 'reconnecting' : 'offline');
     // Our own refresh may be what revoked this socket's token: let it finish, and if the token was
     // replaced meanwhile, this is no failure: reconnect with the new one (it does not count as the retry).
     await c._refreshSettled();
@@ -730,7 +731,6 @@ export class Socket extends Emitter {
     if (c.token && this._credToken && this._credToken !== c.token) { this._connect(true); return; }
     if (this._authRetried) { c._signOut('unauthenticated'); return; }
     this._authRetried = true;
-    this._setState(c.online ? 'reconnecting' : 'offline');
     try {
       await c._recoverAuth(this._credToken);
     } catch {
@@ -935,7 +935,9 @@ export class HearthClient extends Emitter {
    * @param {string} method
    * @param {string} path e.g. '/api/rooms'
    * @param {{body?: any, query?: Object, headers?: Object, auth?: boolean, guest?: string, raw?: boolean,
-   *   timeout?: number, signal?: AbortSignal, noSignOut?: boolean}} [opts]
+   *   timeout?: number, signal?: AbortSignal, noSignOut?: boolean, token?: string}} [opts] `token`: send this
+   *   token instead of the current one, without waiting for a refresh in flight and without the 401 handling.
+   * While a refresh runs, a request waits for it; a 401 for a token that has been replaced since is retried once.
    * @returns {Promise<any>}
    */
   async api(method, path, opts = {}) {
