@@ -125,7 +125,7 @@ pub fn for_task(tx: &dyn Tx, task: &Task) -> AppResult<Option<Notification>> {
             task.id
         ),
         &body,
-        &json!({ "task_id": task.id, "status": task.status }),
+        &json!({ "task_id": task.id, "status": task.status, "kind": task.kind }),
     )
     .map(Some)
 }

@@ -18,7 +18,7 @@
  *               .member-name, .member-username, .member-status ("online", "last seen 5 min ago", "offline")
  *  direct room  #room-presence[data-testid=room-presence][data-online] under the room title: the other
  *               person's status
- *  finding      #new-room-members, #add-member-username, #direct-username, #task-usernames are comboboxes:
+ *  finding      #new-room-members, #add-member-username, #direct-username, #task-people are comboboxes:
  *               ul#<input id>-suggestions[role=listbox][data-testid=people-suggest] > li[role=option]
  *               [data-testid=people-option][data-username] with .suggest-name and .suggest-username;
  *               the input's aria-activedescendant names the highlighted option
@@ -123,8 +123,13 @@ function statusText(p) {
 function panel() {
   let el = $('members-panel');
   if (el) return el;
-  let open = true;
-  try { open = localStorage.getItem('hearth.membersOpen') !== 'false'; } catch { /* no storage: open */ }
+  // Open on wide screens, closed on phones (the conversation needs the height), unless the
+  // person chose otherwise before.
+  let open = !window.matchMedia('(max-width: 719px)').matches;
+  try {
+    const kept = localStorage.getItem('hearth.membersOpen');
+    if (kept != null) open = kept !== 'false';
+  } catch { /* no storage: the default */ }
   el = h('details', { id: 'members-panel', class: 'members-panel', 'data-testid': 'members-panel', open, hidden: true },
     h('summary', { id: 'members-summary' }, 'Members'),
     h('ul', { id: 'member-list', class: 'member-list', 'data-testid': 'member-list', 'aria-labelledby': 'members-summary' }));
@@ -512,13 +517,15 @@ function attachSuggest(input, { multi = false, exclude = () => [] } = {}) {
       render();
     } else if (ev.key === 'Enter') {
       // With a person highlighted, Enter picks them; otherwise the form submits as before.
-      if (open && active >= 0) { ev.preventDefault(); choose(active); } else close();
+      // The page's own Enter handler (e.g. "add this person") must not see that Enter: this
+      // listener is a capturing one, so it runs first, and stops it.
+      if (open && active >= 0) { ev.preventDefault(); ev.stopImmediatePropagation(); choose(active); } else close();
     } else if (ev.key === 'Escape') {
       if (!box.hidden) { ev.preventDefault(); ev.stopPropagation(); close(); }
     } else if (ev.key === 'Tab') {
       close();
     }
-  });
+  }, true);
   input.addEventListener('blur', () => close());
   // The form may be reset (e.g. after creating a room): nothing stays open.
   if (input.form) input.form.addEventListener('submit', () => close());
@@ -544,8 +551,10 @@ function attachSuggestions() {
   attachSuggest(roomMembers, { multi: true, exclude: () => [...myName(), ...otherTokens(roomMembers)] });
   attachSuggest($('add-member-username'), { exclude: () => P.members.map((m) => m.user.username) });
   attachSuggest($('direct-username'), { exclude: myName });
-  const bulk = $('task-usernames');
-  attachSuggest(bulk, { multi: true, exclude: () => otherTokens(bulk) });
+  // Bulk message: one username at a time, added with Enter or "Add" (app.js keeps the list).
+  const bulk = $('task-people');
+  const chosen = () => [...document.querySelectorAll('#task-people-list li[data-username]')].map((li) => li.dataset.username);
+  attachSuggest(bulk, { exclude: () => [...myName(), ...chosen()] });
 }
 
 // ------------------------------------------------------------------ hooks for app.js

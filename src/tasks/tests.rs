@@ -342,7 +342,7 @@ async fn a_task_left_running_is_interrupted_when_the_service_starts() {
     assert_eq!(notes.len(), 1);
     assert_eq!(
         notes[0].data,
-        json!({ "task_id": running, "status": "interrupted" })
+        json!({ "task_id": running, "status": "interrupted", "kind": "generate_numbers" })
     );
 }
 

@@ -152,10 +152,12 @@ const tests = [
         const items = document.querySelectorAll('#tasks li[data-task-id]');
         return items.length === 2 && [...items].every((li) => li.dataset.status === 'completed');
       }, null, { timeout: T.long });
-      // Each finished task is notified (/ws/notifications/): two unread. "Notifications" marks
-      // them read and takes their toasts away, so none covers the panel in the screenshot.
+      // Each finished task is notified (/ws/notifications/): two unread. "Mark all read" in the
+      // inbox marks them read and takes their toasts away, so none covers the panel in the screenshot.
       await page.waitForFunction(() => document.getElementById('notif-count').textContent === '2', null, { timeout: T.long });
+      await page.click('#notif-btn');
       await page.click('#notif-read-all');
+      await page.keyboard.press('Escape');
       await page.waitForFunction(() => document.getElementById('notif-count').hidden
         && !document.querySelector('#toasts .toast'), null, { timeout: T.short });
       await screenshot(page.locator('#tasks-panel'), 'tasks.png');
@@ -171,6 +173,7 @@ const tests = [
       await page.fill('#task-numbers', ['415-555-2671', '(800) 234-5678', '876-210-1234', '373-234-5678', '212-555-0123'].join('\n'));
       await page.click('#start-task-btn');
       const task = page.locator('#tasks li[data-testid="task"]').first();
+      await task.waitFor({ timeout: T.short });
       await page.waitForFunction(() => document.querySelector('#tasks li[data-task-id]').dataset.status === 'completed', null, { timeout: T.long });
       await task.locator('.result-summary', { hasText: 'Toll-free 1' }).waitFor();
       const options = await task.locator('[data-testid="type-filter"] option').evaluateAll((os) => os.map((o) => o.value));
@@ -304,7 +307,7 @@ const tests = [
       const res = await fetch(`${t.server.origin}/api/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
       assertEqual(res.status, 204, 'logout status');
       await waitConnState(p.page, 'signed_out', T.short);
-      assertEqual(await p.page.textContent('#conn-state'), 'signed_out', '#conn-state text');
+      assertEqual(await p.page.textContent('#conn-state'), 'Signed out', '#conn-state text');
       await p.page.waitForSelector('#auth-view', { state: 'visible', timeout: T.short });
       // A bounded observation window: nothing may keep knocking.
       await sleep(5000);
@@ -350,7 +353,7 @@ const tests = [
       await visitor.page.fill('#support-input', question);
       await visitor.page.click('#support-send');
       assertEqual(await waitForMessage(visitor.page, '#support-messages', question), 1, 'copies of the question in the widget');
-      await visitor.page.waitForFunction(() => /^open · Visitor /.test(document.getElementById('support-state').textContent), null, { timeout: T.short });
+      await visitor.page.waitForFunction(() => /^Connected · Visitor /.test(document.getElementById('support-state').textContent), null, { timeout: T.short });
       const guest = await visitor.page.evaluate(() => window.hearth.support.guest);
       assert(guest && guest.name, 'no guest identity in the connected frame');
       // The visitor's own message is shown as theirs.
@@ -383,6 +386,7 @@ const tests = [
   },
   ...peopleTests,
 ];
+tests.push(...(await import('./tests-ui.mjs')).uiTests); // the page's own defects (issue 10)
 
 tests.push(...(await import('./tests-network.mjs')).networkTests); // WebSockets blocked, the outbox, token refresh races
 

@@ -3,7 +3,7 @@
 // message retried or discarded by hand, token refreshes that race requests in flight, and a
 // visitor who signs up keeping their support conversation. Appended to the suite by
 // run-tests.mjs; the same test shape ({name, timeout, fn(t)}). Each test runs on a server of its
-// own (lib/net.mjs): the shared one allows only 10 sign-ups per address and hour.
+// own (lib/net.mjs): n2 stops and starts it, n5 needs --token-ttl 60, n6 a staff user of its own.
 // HEARTH_STATIC_DIR=<dir> runs them against another version of the page's scripts (see net.mjs).
 
 import { assert, assertEqual } from './lib/runner.mjs';

@@ -169,16 +169,19 @@ export const tests = [
       await page.click('#add-member-btn');
       await waitMembers(page, [user.username, zelda.username, zeb.username, other.username]);
 
-      // Bulk message usernames (tasks panel): the same suggestions; the open list does not change
-      // the name the input gets from its label.
+      // Bulk message people (tasks panel): the same suggestions; the open list does not change the
+      // name the input gets from its label.
       await page.selectOption('#task-kind', 'bulk_message');
-      const bulk = '#task-usernames';
+      const bulk = '#task-people';
       await typeInto(page, bulk, `zora_${id.slice(0, 4)}`);
       await waitSuggestions(page, bulk, [other.username]);
-      assertEqual(await page.getByRole('combobox', { name: 'Usernames', exact: true }).count(), 1, 'comboboxes named "Usernames"');
+      assertEqual(await page.getByRole('combobox', { name: 'People (usernames)', exact: true }).count(), 1, 'comboboxes named "People (usernames)"');
       await page.keyboard.press('ArrowDown');
       await page.keyboard.press('Enter');
-      assertEqual(await page.inputValue(bulk), `${other.username}, `, 'bulk usernames after picking');
+      assertEqual(await page.inputValue(bulk), other.username, 'the people box after picking');
+      // The next Enter adds the person to the list (the page's own handler).
+      await page.keyboard.press('Enter');
+      await page.locator(`#task-people-list li[data-username="${other.username}"]`).waitFor();
     },
   },
   {

@@ -224,7 +224,7 @@ export function pageToken(page) {
 
 /**
  * Opens a room from the room list (`room`: its shown name, or `{id}`) and waits for its messages,
- * as page.mjs's openRoom does, with unsent items (li.pending) allowed in the list.
+ * as page.mjs's openRoom does, with unsent items (li.pending) and join/leave lines allowed in the list.
  */
 export async function openRoomNet(page, room) {
   const item = typeof room === 'object'
@@ -235,5 +235,5 @@ export async function openRoomNet(page, room) {
   await item.click();
   await page.waitForFunction((n) => document.getElementById('room-title').textContent === n
     && !document.getElementById('message-input').disabled
-    && !document.querySelector('#messages li:not([data-message-id]):not(.empty):not(.pending)'), name, { timeout: T.short });
+    && !document.querySelector('#messages li:not([data-message-id]):not(.empty):not(.pending):not(.system)'), name, { timeout: T.short });
 }
