@@ -30,9 +30,12 @@
  *               button.delete-btn[data-testid=delete-message] (asks first); while editing
  *               textarea.edit-input[data-testid=edit-input] (Ctrl/Cmd+Enter saves, Escape cancels),
  *               button.save-edit-btn[data-testid=save-edit], button.cancel-edit-btn[data-testid=cancel-edit]
+ *               unsent messages (the client's outbox) after them: li.pending[data-client-id][data-status=pending|
+ *               sending|failed][data-testid=pending-message] with .content, .pending-note, and when failed
+ *               button.retry-btn[data-testid=retry-message], button.discard-btn[data-testid=discard-message]
  *               #typing ("alice is typing…"), #message-input (its draft is kept per room across reloads),
- *               #send-btn, #send-status (data-method = websocket | rest | error after each send; text only
- *               while sending or on an error)
+ *               #send-btn, #send-status (data-method = websocket | rest | queued (kept in the outbox, sent when the
+ *               connection is back) | error after each send; text only while sending, queued or on an error)
  *  confirm      #confirm-dialog (a modal <dialog>) with #confirm-text, #confirm-ok, #confirm-cancel
  *  tasks        #task-kind (generate_numbers | validate_numbers | bulk_message), #task-area-code, #task-quantity,
  *               #task-numbers (one per line), #task-content, #task-rooms (fieldset) > #task-rooms-list > li >
@@ -262,12 +265,16 @@ const stateLabel = (s) => STATE_LABEL[s] || String(s || '').replace(/_/g, ' ');
 
 function renderConn() {
   const el = $('conn-state');
-  el.textContent = stateLabel(client.state);
+  // While the chat socket is down the client long-polls over HTTP: messages still arrive, say so.
+  const polling = client.polling && client.state !== 'open' && client.state !== 'signed_out';
+  el.textContent = polling ? `${stateLabel(client.state)} (messages still arrive)` : stateLabel(client.state);
   el.dataset.state = client.state;
+  el.dataset.polling = polling ? 'true' : 'false';
   el.title = Object.entries(client.socketStates()).filter(([, s]) => s !== 'idle')
     .map(([n, s]) => `${SOCKET_LABEL[n] || n}: ${stateLabel(s)}`).join('\n') || 'Connection state';
 }
 client.onState(renderConn);
+client.on('polling', renderConn);
 for (const name of ['chat', 'tasks', 'notifications', 'admin', 'support']) client.socket(name).on('state', renderConn);
 
 // ------------------------------------------------------------------ auth
@@ -670,6 +677,7 @@ function renderMessages() {
   list.replaceChildren(...items);
   if (!msgs.length && !items.length) list.append(h('li', { class: 'muted small-text empty', text: 'No messages yet. Say hello!' }));
   $('load-older-btn').hidden = !S.hasOlder.get(S.current);
+  renderPending();
 }
 
 /** "Bob joined" / "Bob left" in the open conversation. */
@@ -684,6 +692,7 @@ function addSystemLine(roomId, text) {
   const empty = list.querySelector('li.empty');
   if (empty) empty.remove();
   list.append(systemItem(ev));
+  renderPending();
   if (stick) scrollToBottom(true);
 }
 
@@ -700,8 +709,61 @@ function showMessage(m) {
   const empty = list.querySelector('li.empty');
   if (empty) empty.remove();
   upsertInto(list, m, chatItem);
+  renderPending();
   if (stick) scrollToBottom(true);
 }
+
+// ------------------------------------------------------------------ unsent messages (the client's outbox)
+
+function pendingItem(e) {
+  const failed = e.status === 'failed';
+  const note = failed ? `Not sent: ${describe(e.error)}` : e.status === 'sending' ? 'Sending…' : 'Not sent yet: waiting for the connection';
+  return h('li', {
+    class: `msg own pending${failed ? ' failed' : ''}`, 'data-testid': 'pending-message', dataset: { clientId: e.client_id, status: e.status },
+  },
+  h('div', { class: 'meta' }, h('span', { class: 'sender', text: 'You' }), h('span', { class: 'pending-note', text: note })),
+  h('div', { class: 'content', text: e.content }),
+  failed ? h('div', { class: 'actions' },
+    h('button', { type: 'button', class: 'retry-btn small', 'data-testid': 'retry-message', text: 'Retry', onclick: () => retryUnsent(e.client_id) }),
+    h('button', { type: 'button', class: 'discard-btn secondary small', 'data-testid': 'discard-message', text: 'Discard', onclick: () => client.discardOutbox(e.client_id) }))
+    : null);
+}
+
+/** The open room's unsent messages, always last in the list. */
+function renderPending() {
+  const list = $('messages');
+  for (const el of list.querySelectorAll('li.pending')) el.remove();
+  const shown = S.msgs.get(S.current);
+  const sent = new Set(shown ? [...shown.values()].map((m) => m.client_id).filter(Boolean) : []);
+  const entries = S.current == null ? [] : client.outbox.filter((e) => e.room_id === S.current && !sent.has(e.client_id));
+  if (!entries.length) return;
+  const empty = list.querySelector('li.empty');
+  if (empty) empty.remove();
+  const stick = nearBottom(list);
+  list.append(...entries.map(pendingItem));
+  if (stick) scrollToBottom(true);
+}
+
+async function retryUnsent(clientId) {
+  try {
+    const r = await client.retryOutbox(clientId);
+    if (r.message) onChatMessage(r.message);
+  } catch (err) {
+    if (err.code !== 'aborted') toastError(err, 'Still not sent');
+  }
+}
+
+client.on('outbox', (entries) => {
+  renderPending();
+  // "Not sent yet" under the box is stale once nothing waits any more.
+  if ($('send-status').dataset.method === 'queued' && !entries.some((e) => e.status !== 'failed')) setSendStatus('', '');
+});
+client.on('outbox_sent', ({ message }) => { if (message) onChatMessage(message); });
+client.on('outbox_failed', ({ entry, error }) => {
+  const room = S.rooms.get(entry.room_id);
+  toast({ title: `A message${room ? ` to ${roomName(room)}` : ''} could not be sent`, body: describe(error), kind: 'error',
+    actions: entry.room_id !== S.current && room ? [{ label: 'Open', run: () => openRoom(entry.room_id) }] : [] });
+});
 
 function onChatMessage(m) {
   if (!m || m.room_id == null) return;
@@ -797,7 +859,12 @@ async function sendCurrent() {
   stopTyping();
   setSendStatus('Sending…', '');
   try {
-    const r = await client.sendMessage(room, content);
+    // Through the outbox: what cannot go now is kept (also across a reload) and sent when the connection is back.
+    const r = await client.sendMessage(room, content, { queue: true });
+    if (r.queued) {
+      setSendStatus('Not sent yet: it will be sent when the connection is back', 'queued');
+      return;
+    }
     setSendStatus('', r.method);
     if (r.message) onChatMessage(r.message);
   } catch (err) {

@@ -23,7 +23,8 @@
  *     state/events:  state, onState(cb) → unsubscribe, on(type, cb) → unsubscribe, once, off, stats
  *     chat (WS first, REST fallback): getRoomList, getRoom, createRoom, openDirect, getPublicRooms, joinRoom,
  *                    leaveRoom, addMember, getMessages, sendMessage, editMessage, deleteMessage, markRead,
- *                    typing, sync, lastMessageIdSeen
+ *                    typing, sync, lastMessageIdSeen, polling (receiving over REST while /ws/chat/ is down)
+ *     outbox:        sendMessage(room, content, {queue: true}), outbox, retryOutbox, discardOutbox, flushOutbox
  *     tasks:         startTask, getTasks, getTask, cancelTask, taskResultUrl, fetchTaskResult, downloadTaskResult
  *     notifications: listNotifications, markNotificationRead, readAllNotifications
  *     support:       guestToken, supportGetMessages, supportSend
@@ -52,7 +53,10 @@ export const DEFAULTS = Object.freeze({
   connectTimeout: 15000, // ms from creating the WebSocket to the server's `connected` frame
   refreshAhead: 45000, // ms before the token expires to refresh it if no socket said token_expiring
   longPollFallback: true, // while /ws/chat/ is down, long-poll GET /api/sync so messages still arrive
-  longPollDelay: 3000, // ms the chat socket must be down before the long-poll starts
+  longPollDelay: 3000, // ms the chat socket must be down (or not yet open) before the long-poll starts
+  roomListInterval: 15000, // ms between re-reads of the room list while long-polling (new rooms, rooms left)
+  outboxRetryBase: 1000, // ms, first automatic retry of unsent messages after a network failure
+  outboxRetryCap: 15000, // ms, never wait longer than this between automatic retries of unsent messages
   seenLimit: 5000, // message ids remembered per socket for de-duplication
 });
 
@@ -75,6 +79,7 @@ const KEYS = Object.freeze({
   expires: 'hearth.token_expires_at',
   user: 'hearth.user',
   guest: 'hearth.guest_token',
+  outbox: 'hearth.outbox.', // + user id: that user's unsent messages
 });
 
 /**
@@ -297,6 +302,7 @@ export class Socket extends Emitter {
     this._probeTimer = null;
     this._connectTimer = null;
     this._probing = false;
+    this._parked = false; // a guest socket closed by the sign-in that adopts its conversation
     this._seen = new Set();
     this._stateListeners = new Set();
   }
@@ -334,6 +340,7 @@ export class Socket extends Emitter {
    */
   stop({ code = 1000, reason = 'client closing', state = 'closed' } = {}) {
     this._wanted = false;
+    this._parked = false;
     this._gen++;
     this._clearTimer();
     this._teardown(code, reason);
@@ -490,10 +497,13 @@ export class Socket extends Emitter {
   async _credentials() {
     const c = this.client;
     if (this.auth === 'user' || c.token) {
-      if (!c.token) throw new HearthError('not signed in', { code: 'signed_out' });
+      // A refresh in flight is about to revoke the token: mint the ticket with its successor.
+      await c._refreshSettled();
+      const token = c.token;
+      if (!token) throw new HearthError('not signed in', { code: 'signed_out' });
       this._credKind = 'ticket';
-      this._credToken = c.token;
-      const { ticket } = await c.wsTicket();
+      this._credToken = token;
+      const { ticket } = await c.wsTicket({ token });
       return { ticket };
     }
     this._credToken = null;
@@ -611,6 +621,8 @@ export class Socket extends Emitter {
     if (this.auth === 'support') {
       this.guest = f.guest || null;
       if (f.guest_token) c._setGuestToken(f.guest_token);
+      // An anonymous connection is the new guest's from now on (what a 4401 on it means follows that).
+      if (this._credKind === 'anonymous' && f.guest) this._credKind = 'guest';
     }
     this.stats.opens++;
     this._setState('open');
@@ -691,6 +703,13 @@ export class Socket extends Emitter {
   /** 4401 (or a ticket refused with 401): recover once, then give up as signed_out. */
   async _authFailure() {
     const c = this.client;
+    if (this._credKind === 'guest' && c._guestSignIns > 0) {
+      // The visitor is signing up or in with this guest token, and the server ended it on purpose: the
+      // sign-in restarts this socket as the user (and reconnects it as before if the sign-in fails).
+      this._parked = true;
+      this._setState(c.online ? 'reconnecting' : 'offline');
+      return;
+    }
     if (this._credKind === 'guest' || this._credKind === 'anonymous') {
       // A stale guest token: forget it and start a fresh anonymous conversation, once.
       if (this._credKind === 'guest' && !this._authRetried) {
@@ -703,10 +722,15 @@ export class Socket extends Emitter {
       }
       return;
     }
+    const gen = this._gen;
+    this._setState(c.online ? 'reconnecting' : 'offline');
+    // Our own refresh may be what revoked this socket's token: let it finish, and if the token was
+    // replaced meanwhile, this is no failure: reconnect with the new one (it does not count as the retry).
+    await c._refreshSettled();
+    if (gen !== this._gen || !this._wanted) return;
+    if (c.token && this._credToken && this._credToken !== c.token) { this._connect(true); return; }
     if (this._authRetried) { c._signOut('unauthenticated'); return; }
     this._authRetried = true;
-    this._setState(c.online ? 'reconnecting' : 'offline');
-    const gen = this._gen;
     try {
       await c._recoverAuth(this._credToken);
     } catch {
@@ -751,8 +775,15 @@ export class Socket extends Emitter {
  * its type (`message`, `message_updated`, `message_deleted`, `room_updated`, `member_joined`, `member_left`,
  * `typing`, `read_receipt`, `task_list`, `task_created`, `task_progress`, `task_completed`, `task_failed`,
  * `task_cancelled`, `notification`, `connected`, `error`, `forbidden`); `message` frames from a resume carry
- * `resumed: true`. Also `signed_in` (user), `signed_out` ({reason}), `token` ({token, expires_at}),
- * `state` (state), `resumed` ({count}), `resume_failed` (error).
+ * `resumed: true` (and `polled: true` when the long-poll fallback brought them). While long-polling, changes of
+ * the room list are emitted as `room_updated` / `member_left` frames with `polled: true`. Also `signed_in` (user),
+ * `signed_out` ({reason}), `token` ({token, expires_at}), `state` (state), `resumed` ({count}),
+ * `resume_failed` (error), `polling` (boolean), `outbox` (entries), `outbox_sent` ({entry, message, method}),
+ * `outbox_failed` ({entry, error}).
+ *
+ * Tokens: one refresh at a time; REST requests and ticket requests made while it runs wait for it and use the
+ * new token, and a 401 for a request made with a token that has since been replaced is retried once with the
+ * current token instead of signing out.
  */
 export class HearthClient extends Emitter {
   /**
@@ -778,7 +809,8 @@ export class HearthClient extends Emitter {
     this._fetch = fetch || ((...args) => globalThis.fetch(...args));
     /** counters for tests and diagnostics */
     this.stats = { handshakes: 0, reconnects: 0, tickets: 0, wsRequests: 0, restRequests: 0, restFallbacks: 0,
-      refreshes: 0, reauths: 0, resumes: 0, resumedMessages: 0, duplicatesDropped: 0, polls: 0 };
+      refreshes: 0, reauths: 0, resumes: 0, resumedMessages: 0, duplicatesDropped: 0, polls: 0,
+      authRetries: 0, outboxSent: 0, outboxFailed: 0 };
     /** @type {string|null} */
     this.token = this._read(KEYS.token);
     /** @type {string|null} */
@@ -792,12 +824,21 @@ export class HearthClient extends Emitter {
     /** overall state, see STATES */
     this.state = this.token ? 'idle' : 'signed_out';
     this._seq = 0;
+    this._guestSignIns = 0; // sign-ups/sign-ins in flight that carry the guest token
     this._refreshing = null;
     this._refreshTimer = null;
     this._tokenIssuedAt = 0;
     this._resumeSeq = 0;
     this._poll = null;
     this._pollStartTimer = null;
+    this._roomSnapshot = null; // Map room id → what a room_updated would change, from the last room list
+    this._outboxSending = new Set(); // client_ids being sent now
+    this._outboxFresh = new Set(); // client_ids just written by sendMessage({queue}), not yet attempted
+    this._outboxWaiters = new Map(); // client_id → [{resolve, reject}] of sendMessage({queue}) / retryOutbox
+    this._outboxFlushing = null;
+    this._outboxAgain = false;
+    this._outboxTimer = null;
+    this._outboxFailures = 0;
     this._stateListeners = new Set();
     this._unlisten = listen ? this._listen() : () => {};
     this._scheduleProactiveRefresh();
@@ -894,18 +935,23 @@ export class HearthClient extends Emitter {
    * @param {string} method
    * @param {string} path e.g. '/api/rooms'
    * @param {{body?: any, query?: Object, headers?: Object, auth?: boolean, guest?: string, raw?: boolean,
-   *   timeout?: number, signal?: AbortSignal, noSignOut?: boolean}} [opts]
+   *   timeout?: number, signal?: AbortSignal, noSignOut?: boolean, token?: string}} [opts] `token`: send this
+   *   token instead of the current one, without waiting for a refresh in flight and without the 401 handling.
+   * While a refresh runs, a request waits for it; a 401 for a token that has been replaced since is retried once.
    * @returns {Promise<any>}
    */
   async api(method, path, opts = {}) {
     const { body, query, headers = {}, auth = true, guest = null, raw = false, timeout = this.opts.restTimeout,
-      signal, noSignOut = false, _retried = false } = opts;
+      signal, noSignOut = false, token = null, _retried = false } = opts;
+    // A request made while the token is being refreshed waits for the refresh and uses the new token
+    // (the refresh revokes the old one on the server before its answer arrives here).
+    if (auth && !token) await this._refreshSettled();
     const url = new URL(path, `${this.baseUrl}/`);
     for (const [k, v] of Object.entries(compact(query))) url.searchParams.set(k, String(v));
     const h = { Accept: 'application/json', ...headers };
     let payload;
     if (body !== undefined) { h['Content-Type'] = 'application/json'; payload = JSON.stringify(body); }
-    const usedToken = auth ? this.token : null;
+    const usedToken = auth ? (token || this.token) : null;
     if (usedToken) h.Authorization = `Bearer ${usedToken}`;
     if (guest) h['X-Guest-Token'] = guest;
     const ctl = new AbortController();
@@ -927,9 +973,15 @@ export class HearthClient extends Emitter {
     this.stats.restRequests++;
     if (!res.ok) {
       const err = await errorFromResponse(res);
-      if (res.status === 401 && usedToken && !noSignOut) {
+      if (res.status === 401 && usedToken && !noSignOut && !token) {
+        // Made with a token that has since been replaced (our own refresh, or another tab's): not a
+        // sign-out, retry once with the current token. Only a 401 for the current token signs out.
+        await this._refreshSettled();
         this._adoptStoredToken();
-        if (!_retried && this.token && this.token !== usedToken) return this.api(method, path, { ...opts, _retried: true });
+        if (!_retried && this.token && this.token !== usedToken) {
+          this.stats.authRetries++;
+          return this.api(method, path, { ...opts, _retried: true });
+        }
         if (this.token === usedToken) this._signOut('unauthenticated');
       }
       throw err;
@@ -948,18 +1000,39 @@ export class HearthClient extends Emitter {
   /**
    * Create an account and sign in. @returns {Promise<{token, expires_at, user}>}
    * @param {string} username @param {string} password @param {string} [display_name]
+   * A visitor's guest token (an anonymous support conversation) is sent as `X-Guest-Token`: the
+   * conversation becomes the new user's. The guest token is forgotten once signed in.
    */
   async register(username, password, display_name) {
     const body = { username, password };
     if (display_name) body.display_name = display_name;
-    const r = await this.api('POST', '/api/auth/register', { body, auth: false });
-    this._signedIn(r);
-    return r;
+    return this._signInWith('/api/auth/register', body);
   }
 
-  /** Sign in. @returns {Promise<{token, expires_at, user}>} */
+  /**
+   * Sign in. @returns {Promise<{token, expires_at, user}>}
+   * Like register(), a visitor's guest token goes along as `X-Guest-Token`, so that their support
+   * conversation becomes the user's own (contract v1.1, section 6); it is forgotten once signed in.
+   */
   async login(username, password) {
-    const r = await this.api('POST', '/api/auth/login', { body: { username, password }, auth: false });
+    return this._signInWith('/api/auth/login', { username, password });
+  }
+
+  async _signInWith(path, body) {
+    const guest = this.guestToken;
+    if (guest) this._guestSignIns++;
+    let r = null;
+    try {
+      r = await this.api('POST', path, { body, auth: false, guest });
+    } finally {
+      if (guest) this._guestSignIns--;
+      const sup = this.sockets.support;
+      if (!r && sup && sup._parked && this._guestSignIns === 0) {
+        // The sign-in failed: the guest conversation goes on.
+        sup._parked = false;
+        if (sup._wanted) sup._connect(true);
+      }
+    }
     this._signedIn(r);
     return r;
   }
@@ -993,7 +1066,7 @@ export class HearthClient extends Emitter {
       const stored = this._read(KEYS.token);
       if (stored && stored !== old) { this._adoptStoredToken(); return this.token; }
       if (!old) throw new HearthError('not signed in', { code: 'signed_out' });
-      const r = await this.api('POST', '/api/auth/refresh', { noSignOut: true });
+      const r = await this.api('POST', '/api/auth/refresh', { noSignOut: true, token: old });
       this.stats.refreshes++;
       this._storeToken(r.token, r.expires_at);
       this.emit('token', { token: r.token, expires_at: r.expires_at });
@@ -1006,10 +1079,22 @@ export class HearthClient extends Emitter {
     return this._refreshing;
   }
 
-  /** Get a single-use WebSocket ticket (POST /api/auth/ws-ticket). @returns {Promise<{ticket, expires_at}>} */
-  wsTicket() {
+  /**
+   * Get a single-use WebSocket ticket (POST /api/auth/ws-ticket), minted by `token` (default: the current
+   * token, once a refresh in flight has finished). @returns {Promise<{ticket, expires_at}>}
+   */
+  async wsTicket({ token } = {}) {
     this.stats.tickets++;
-    return this.api('POST', '/api/auth/ws-ticket', { noSignOut: true });
+    return this.api('POST', '/api/auth/ws-ticket', { noSignOut: true, token: token || undefined });
+  }
+
+  /** Resolves once no token refresh is in flight (whatever its outcome). */
+  async _refreshSettled() {
+    while (this._refreshing) {
+      const p = this._refreshing;
+      try { await p; } catch { /* the caller goes on with whatever token there is */ }
+      if (this._refreshing === p) break;
+    }
   }
 
   _signedIn(r) {
@@ -1017,11 +1102,15 @@ export class HearthClient extends Emitter {
     this._storeToken(r.token, r.expires_at);
     this._setUser(r.user);
     this.lastMessageIdSeen = null;
+    this._roomSnapshot = null;
     for (const s of Object.values(this.sockets)) s._seen.clear();
-    // An open support conversation switches from the guest to the user's own.
+    // The guest token went along with the sign-in (X-Guest-Token): its conversation is the user's now,
+    // and the token no longer works. An open support socket switches to the user's conversation.
+    this._setGuestToken(null);
     if (this.sockets.support && this.sockets.support.started) this.sockets.support.restart();
     this._recomputeState();
     this.emit('signed_in', r.user, prevUser);
+    this.emit('outbox', this.outbox);
   }
 
   _signOut(reason) {
@@ -1030,6 +1119,8 @@ export class HearthClient extends Emitter {
     this.tokenExpiresAt = null;
     this.user = null;
     this.lastMessageIdSeen = null;
+    this._roomSnapshot = null;
+    this._outboxStopTimer();
     if (this._refreshTimer) clearTimeout(this._refreshTimer);
     this._refreshTimer = null;
     // Leave a token another tab just stored alone.
@@ -1156,6 +1247,8 @@ export class HearthClient extends Emitter {
     const want = { chat, tasks, notifications, admin };
     for (const n of USER_SOCKETS) if (want[n]) this.socket(n).start();
     this._recomputeState();
+    // Messages left unsent (e.g. before a reload) go now, over REST if the socket is not open yet.
+    setTimeout(() => this._outboxKick(), 0);
     return this;
   }
 
@@ -1178,6 +1271,7 @@ export class HearthClient extends Emitter {
   destroy() {
     for (const s of Object.values(this.sockets)) s.stop();
     this._stopPoll();
+    this._outboxStopTimer();
     if (this._refreshTimer) clearTimeout(this._refreshTimer);
     this._unlisten();
   }
@@ -1189,6 +1283,7 @@ export class HearthClient extends Emitter {
     const onOnline = () => {
       this._recomputeState();
       for (const s of Object.values(this.sockets)) { if (s.isOpen) s.probe(); else s.kick(); }
+      this._outboxKick();
     };
     const onOffline = () => {
       for (const s of Object.values(this.sockets)) if (s.state === 'reconnecting' && s._timer) s._setState('offline');
@@ -1202,6 +1297,7 @@ export class HearthClient extends Emitter {
     };
     const onStorage = (ev) => {
       if (ev.storageArea && ev.storageArea !== this.storage) return;
+      if (ev.key !== null && ev.key === this._outboxKey()) { this.emit('outbox', this.outbox); return; }
       if (ev.key !== null && ev.key !== KEYS.token) return;
       const t = this._read(KEYS.token);
       if (t === this.token) return;
@@ -1240,17 +1336,45 @@ export class HearthClient extends Emitter {
   }
 
   async _afterChatConnected() {
+    this._outboxKick();
     if (this.lastMessageIdSeen == null) {
-      // First connection: the newest message of the user's rooms is where a later resume starts.
-      try {
-        const { rooms = [] } = await this.getRoomList();
-        let max = 0;
-        for (const r of rooms) if (r.last_message && r.last_message.id > max) max = r.last_message.id;
-        this._advanceCursor(max);
-      } catch { /* next connect tries again */ }
+      // First connection, and no room list read yet: the newest message of the user's rooms is where a
+      // later resume starts (getRoomList learns it).
+      try { await this.getRoomList(); } catch { /* next connect tries again */ }
       return;
     }
     await this._resume();
+  }
+
+  /**
+   * Remember what a room list says: the rooms (to tell new and vanished ones apart later) and, while no
+   * cursor is known yet, the newest message id as the cursor (message ids grow across the whole server, so
+   * whatever arrives later has a higher id). With `emit`, a room that is new or changed since the last list
+   * is announced as `room_updated` and a room no longer listed as `member_left` (of the user), each with
+   * `polled: true`: what the chat socket would have pushed meanwhile.
+   */
+  _noteRooms(rooms, { emit = false } = {}) {
+    const prev = this._roomSnapshot;
+    const next = new Map();
+    let max = 0;
+    for (const room of rooms) {
+      if (!room || room.id == null) continue;
+      next.set(room.id, [room.name, room.kind, room.is_public, room.member_count, room.updated_at].join('\u0000'));
+      if (room.last_message && room.last_message.id > max) max = room.last_message.id;
+    }
+    this._roomSnapshot = next;
+    if (this.lastMessageIdSeen == null) this._advanceCursor(max);
+    if (!emit) return;
+    for (const room of rooms) {
+      if (room && room.id != null && (!prev || prev.get(room.id) !== next.get(room.id))) {
+        this.emit('room_updated', { type: 'room_updated', room, polled: true }, null);
+      }
+    }
+    if (prev) {
+      for (const id of prev.keys()) {
+        if (!next.has(id)) this.emit('member_left', { type: 'member_left', room_id: id, user: this.user, polled: true }, null);
+      }
+    }
   }
 
   /** Fetch everything after the cursor (paging while has_more) and deliver each message once. */
@@ -1276,44 +1400,79 @@ export class HearthClient extends Emitter {
     }
   }
 
-  _updatePoll() {
+  /** Whether the long-poll fallback is running (the chat socket is down, messages come over REST). */
+  get polling() { return !!this._poll; }
+
+  /** Whether the chat socket should be open but is not (never opened yet, reconnecting, offline). */
+  _chatDown() {
     const chat = this.sockets.chat;
-    const down = this.opts.longPollFallback && this.token && chat && chat.started && this.lastMessageIdSeen != null
-      && (chat.state === 'reconnecting' || chat.state === 'offline');
-    if (!down) { this._stopPoll(); return; }
+    return !!(chat && chat.started && chat.state !== 'open');
+  }
+
+  _updatePoll() {
+    if (!(this.opts.longPollFallback && this.token && this._chatDown())) { this._stopPoll(); return; }
     if (this._poll || this._pollStartTimer) return;
     this._pollStartTimer = setTimeout(() => {
       this._pollStartTimer = null;
-      const c = this.sockets.chat;
-      if (c && c.started && (c.state === 'reconnecting' || c.state === 'offline') && this.token) this._runPoll();
+      if (this.opts.longPollFallback && this.token && this._chatDown() && !this._poll) this._runPoll();
     }, this.opts.longPollDelay);
   }
 
   _stopPoll() {
     if (this._pollStartTimer) clearTimeout(this._pollStartTimer);
     this._pollStartTimer = null;
-    if (this._poll) this._poll.abort();
+    const poll = this._poll;
     this._poll = null;
+    if (poll) { poll.abort(); this.emit('polling', false); }
   }
 
+  /**
+   * The REST fallback for receiving, while /ws/chat/ is not open (also when it never opened: WebSockets
+   * blocked from the start): long-poll GET /api/sync from the cursor, delivering each message once through
+   * the chat socket's de-duplication. Without a cursor yet, the room list gives one. The room list is read
+   * again every opts.roomListInterval and when a message arrives for a room not in it (room_updated /
+   * member_left are emitted for what changed). Stops when the socket opens; its resume takes over from the
+   * same cursor, so nothing is lost or delivered twice.
+   */
   async _runPoll() {
     const ctl = new AbortController();
     this._poll = ctl;
+    this.emit('polling', true);
     let failures = 0;
-    while (!ctl.signal.aborted && this.token && this.lastMessageIdSeen != null) {
+    let roomsAt = 0;
+    while (!ctl.signal.aborted && this.token) {
       try {
+        if (this.lastMessageIdSeen == null || Date.now() - roomsAt >= this.opts.roomListInterval) {
+          roomsAt = Date.now();
+          const userId = this.user && this.user.id;
+          try {
+            const r = await this.api('GET', '/api/rooms', { signal: ctl.signal });
+            if ((this.user && this.user.id) === userId && !ctl.signal.aborted) this._noteRooms(r.rooms || [], { emit: true });
+          } catch (err) {
+            // Without a cursor there is nothing to poll from yet; with one, the room list waits for next time.
+            if (this.lastMessageIdSeen == null || ctl.signal.aborted) throw err;
+          }
+          if (ctl.signal.aborted) break;
+          if (this.lastMessageIdSeen == null) this._advanceCursor(0);
+        }
         const r = await this.api('GET', '/api/sync', {
           query: { after: this.lastMessageIdSeen, limit: 100, wait: 25 }, timeout: 40000, signal: ctl.signal });
         if (ctl.signal.aborted) break;
         this.stats.polls++;
         failures = 0;
-        for (const m of r.messages || []) this.chat._deliverMessage({ type: 'message', message: m, resumed: true });
+        let unknownRoom = false;
+        for (const m of r.messages || []) {
+          this.chat._deliverMessage({ type: 'message', message: m, resumed: true, polled: true });
+          if (this._roomSnapshot && m.room_id != null && !this._roomSnapshot.has(m.room_id)) unknownRoom = true;
+        }
+        if (unknownRoom) roomsAt = 0;
+        this._outboxKick(); // REST answers: unsent messages can go now
       } catch (err) {
         if (ctl.signal.aborted || err.status === 401 || err.status === 403) break;
         await sleep(err.retryAfterMs ?? backoffDelay(failures++, { ...this.opts, backoffBase: 1000 }), ctl.signal);
       }
     }
-    if (this._poll === ctl) this._poll = null;
+    if (this._poll === ctl) { this._poll = null; this.emit('polling', false); }
   }
 
   /**
@@ -1339,8 +1498,11 @@ export class HearthClient extends Emitter {
   // Every call resolves to the reply's fields plus `method: 'websocket' | 'rest'`.
 
   /** @returns {Promise<{method, rooms}>} the caller's rooms, most recent activity first */
-  getRoomList() {
-    return this._op('chat', 'get_room_list', {}, { method: 'GET', path: '/api/rooms' });
+  async getRoomList() {
+    const userId = this.user && this.user.id;
+    const r = await this._op('chat', 'get_room_list', {}, { method: 'GET', path: '/api/rooms' });
+    if ((this.user && this.user.id) === userId && Array.isArray(r.rooms)) this._noteRooms(r.rooms);
+    return r;
   }
 
   /** @returns {Promise<{method, room}>} */
@@ -1406,14 +1568,222 @@ export class HearthClient extends Emitter {
    * server stores it once. Contract errors (validation_failed, forbidden, ...) are thrown as they are.
    * @param {number} roomId
    * @param {string} content
-   * @param {{clientId?: string}} [opts]
+   * With `queue: true` the message goes through the outbox (below): kept in storage until sent, and sent
+   * again by itself after a network failure; the promise then resolves with `{method: 'queued', queued: true,
+   * client_id, error}` when it could not go now.
+   * @param {{clientId?: string, queue?: boolean}} [opts]
    * @returns {Promise<{method: 'websocket'|'rest', message: Object, client_id: string}>}
    */
-  async sendMessage(roomId, content, { clientId } = {}) {
+  async sendMessage(roomId, content, { clientId, queue = false } = {}) {
+    if (queue && this._outboxKey()) return this._queueMessage(roomId, content, clientId);
     const client_id = clientId || uuid();
     const r = await this._op('chat', 'send_message', { room_id: roomId, content, client_id },
       { method: 'POST', path: `/api/rooms/${enc(roomId)}/messages`, body: { content, client_id } });
     return { method: r.method, message: r.message, client_id };
+  }
+
+  // ---------------------------------------------------------------- outbox (unsent messages)
+  //
+  // sendMessage(room, content, {queue: true}) first writes the message to the signed-in user's outbox
+  // (storage key `hearth.outbox.<user id>`, so it survives a reload), then sends it. Messages leave the
+  // outbox in the order they were written, each always with its own client_id, so a repeat is answered
+  // with the original message by the server and nothing is stored twice. What fails for a network reason
+  // (no connection, timeout, a 5xx, a 429, a token being replaced) stays `pending` and is sent again by
+  // itself: when the chat socket opens, when a REST call (the long-poll) answers, when the browser says
+  // it is online, and on a timer (opts.outboxRetryBase, doubling up to opts.outboxRetryCap). What the
+  // server refuses (validation_failed, forbidden, not_found, ...) on a later attempt becomes `failed` and
+  // waits for retryOutbox(client_id) or discardOutbox(client_id); refused on the first attempt, it is not
+  // kept: the error is thrown, as without the outbox.
+  // Events: `outbox` (entries) on every change, `outbox_sent` ({entry, message, method}) for a message
+  // sent by a later attempt, `outbox_failed` ({entry, error}) for one refused on a later attempt.
+
+  _outboxKey() { return this.user && this.user.id != null ? `${KEYS.outbox}${this.user.id}` : null; }
+
+  _outboxRead() {
+    const key = this._outboxKey();
+    if (!key) return [];
+    try {
+      const list = JSON.parse(this._read(key) || '[]');
+      return Array.isArray(list) ? list.filter((e) => e && e.client_id && e.room_id != null && typeof e.content === 'string') : [];
+    } catch { return []; }
+  }
+
+  _outboxWrite(list) {
+    const key = this._outboxKey();
+    if (!key) return;
+    this._write(key, list.length ? JSON.stringify(list) : null);
+    this.emit('outbox', this.outbox);
+  }
+
+  /** Change one entry in storage (fn returns the new entry, or null to remove it). @returns {Object|null} */
+  _outboxUpdate(clientId, fn) {
+    const list = this._outboxRead();
+    const i = list.findIndex((e) => e.client_id === clientId);
+    if (i < 0) return null;
+    const next = fn({ ...list[i] });
+    if (next) list[i] = next; else list.splice(i, 1);
+    this._outboxWrite(list);
+    return next;
+  }
+
+  /**
+   * The signed-in user's unsent messages, oldest first: `{client_id, room_id, content, created_at, status,
+   * error, attempts}` with `status` 'pending' (waiting for the connection), 'sending' or 'failed' (refused by
+   * the server: `error` is `{code, message, status, fields}`).
+   * @type {Object[]}
+   */
+  get outbox() {
+    return this._outboxRead().map((e) => ({
+      ...e, status: e.status === 'failed' ? 'failed' : this._outboxSending.has(e.client_id) ? 'sending' : 'pending',
+    }));
+  }
+
+  _queueMessage(roomId, content, clientId) {
+    const entry = { client_id: clientId || uuid(), room_id: roomId, content, created_at: new Date().toISOString(),
+      status: 'pending', error: null, attempts: 0 };
+    this._outboxFresh.add(entry.client_id);
+    const list = this._outboxRead().filter((e) => e.client_id !== entry.client_id);
+    list.push(entry);
+    this._outboxWrite(list);
+    const p = this._outboxWait(entry.client_id);
+    this._outboxFlush();
+    return p;
+  }
+
+  _outboxWait(clientId) {
+    return new Promise((resolve, reject) => {
+      const list = this._outboxWaiters.get(clientId) || [];
+      list.push({ resolve, reject });
+      this._outboxWaiters.set(clientId, list);
+    });
+  }
+
+  _outboxSettle(clientId, ok, value) {
+    const list = this._outboxWaiters.get(clientId);
+    if (!list) return;
+    this._outboxWaiters.delete(clientId);
+    for (const w of list) (ok ? w.resolve : w.reject)(value);
+  }
+
+  /**
+   * Send a failed (or pending) message of the outbox again now, with its client_id.
+   * @returns {Promise<{method, message, client_id}|{method: 'queued', queued: true, client_id, error}>} rejects
+   *   with the server's error when it is refused again (the entry stays `failed`).
+   */
+  retryOutbox(clientId) {
+    const e = this._outboxUpdate(clientId, (x) => ({ ...x, status: 'pending', error: null }));
+    if (!e) return Promise.reject(new HearthError('no such unsent message', { code: 'not_found' }));
+    const p = this._outboxWait(clientId);
+    this._outboxFailures = 0;
+    this._outboxFlush();
+    return p;
+  }
+
+  /** Forget an unsent message (it will not be sent). @returns {boolean} whether it was there */
+  discardOutbox(clientId) {
+    const found = this._outboxRead().some((e) => e.client_id === clientId);
+    if (found) this._outboxUpdate(clientId, () => null);
+    this._outboxSettle(clientId, false, new HearthError('discarded', { code: 'aborted' }));
+    return found;
+  }
+
+  /** Try the pending messages now (e.g. after the connection came back). */
+  flushOutbox() {
+    this._outboxFailures = 0;
+    return this._outboxFlush();
+  }
+
+  /** Flush if anything is waiting to be sent (a sign that the connection may be back). */
+  _outboxKick() {
+    if (this.token && this._outboxRead().some((e) => e.status !== 'failed')) this.flushOutbox();
+  }
+
+  _outboxStopTimer() {
+    if (this._outboxTimer) clearTimeout(this._outboxTimer);
+    this._outboxTimer = null;
+  }
+
+  /** Whether an error says nothing about the message itself: try again later. */
+  static _retryLater(err) {
+    return !!(err && (err.transport || err.code === 'rate_limited' || err.code === 'internal' || err.status >= 500
+      || err.status === 401 || err.code === 'unauthenticated' || err.code === 'signed_out'));
+  }
+
+  /** Send pending entries one at a time, oldest first (single flight; a call meanwhile runs it again). */
+  _outboxFlush() {
+    if (this._outboxFlushing) { this._outboxAgain = true; return this._outboxFlushing; }
+    this._outboxStopTimer();
+    const run = async () => {
+      do {
+        this._outboxAgain = false;
+        await this._outboxRun();
+      } while (this._outboxAgain && this.token);
+    };
+    this._outboxFlushing = run().finally(() => { this._outboxFlushing = null; });
+    return this._outboxFlushing;
+  }
+
+  async _outboxRun() {
+    const tried = new Set();
+    for (;;) {
+      if (!this.token) return;
+      // Read storage each time: another tab may have sent or discarded an entry meanwhile.
+      const e = this._outboxRead().find((x) => x.status !== 'failed' && !tried.has(x.client_id));
+      if (!e) { this._outboxFailures = 0; return; }
+      tried.add(e.client_id);
+      this._outboxSending.add(e.client_id);
+      this.emit('outbox', this.outbox);
+      let r;
+      try {
+        r = await this._op('chat', 'send_message', { room_id: e.room_id, content: e.content, client_id: e.client_id },
+          { method: 'POST', path: `/api/rooms/${enc(e.room_id)}/messages`, body: { content: e.content, client_id: e.client_id } });
+      } catch (err) {
+        this._outboxSending.delete(e.client_id);
+        if (HearthClient._retryLater(err)) {
+          this._outboxFresh.delete(e.client_id);
+          this._outboxUpdate(e.client_id, (x) => ({ ...x, status: 'pending', attempts: (x.attempts || 0) + 1 }))
+            || this.emit('outbox', this.outbox);
+          // The connection is down: everything else waits too; whoever is waiting hears "queued".
+          // They are kept from now on, whatever a later attempt says.
+          for (const x of this._outboxRead()) {
+            if (x.status === 'failed') continue;
+            this._outboxFresh.delete(x.client_id);
+            this._outboxSettle(x.client_id, true, { method: 'queued', queued: true, message: null, client_id: x.client_id, error: err });
+          }
+          this._outboxScheduleRetry(err.retryAfterMs);
+          return;
+        }
+        const error = { code: err.code, message: err.message, status: err.status, fields: err.fields || null };
+        const fresh = this._outboxFresh.delete(e.client_id);
+        if (fresh) {
+          // Refused on its first attempt, while the sender is looking: not kept, the error goes to them.
+          this._outboxUpdate(e.client_id, () => null) || this.emit('outbox', this.outbox);
+        } else {
+          const kept = this._outboxUpdate(e.client_id, (x) => ({ ...x, status: 'failed', error, attempts: (x.attempts || 0) + 1 }));
+          this.stats.outboxFailed++;
+          if (kept) this.emit('outbox_failed', { entry: { ...kept }, error: err });
+        }
+        this._outboxSettle(e.client_id, false, err);
+        continue;
+      }
+      this._outboxSending.delete(e.client_id);
+      const fresh = this._outboxFresh.delete(e.client_id);
+      this._outboxUpdate(e.client_id, () => null) || this.emit('outbox', this.outbox);
+      this.stats.outboxSent++;
+      const result = { method: r.method, message: r.message, client_id: e.client_id };
+      if (!fresh) this.emit('outbox_sent', { entry: e, ...result });
+      this._outboxSettle(e.client_id, true, result);
+    }
+  }
+
+  _outboxScheduleRetry(afterMs) {
+    this._outboxStopTimer();
+    if (!this.token) return;
+    const o = this.opts;
+    const n = this._outboxFailures++;
+    const ceiling = Math.min(o.outboxRetryCap, o.outboxRetryBase * 2 ** Math.min(n, 20));
+    const delay = typeof afterMs === 'number' && afterMs >= 0 ? afterMs : Math.floor(ceiling / 2 + o.random() * ceiling / 2);
+    this._outboxTimer = setTimeout(() => { this._outboxTimer = null; this._outboxFlush(); }, delay);
   }
 
   /** Edit one's own message. @returns {Promise<{method, message}>} */

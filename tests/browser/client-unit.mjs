@@ -425,5 +425,300 @@ await test('probe timeout drops a silent socket and reconnects', async () => {
   c.destroy();
 });
 
+// ---- issue 10: receiving without WebSockets, the outbox, refresh races, guest adoption ----
+
+await test('WebSockets never open: long-poll from the room list\'s newest id, rooms refreshed, stop when the socket opens', async () => {
+  const c = mk({ longPollFallback: true, longPollDelay: 20, connectTimeout: 60000, roomListInterval: 60000 });
+  await c.login('alice', 'pw');
+  const got = [];
+  const rooms = [];
+  c.on('message', (f) => got.push(f.message.id));
+  c.on('room_updated', (f) => rooms.push(f.room.id));
+  let roomList = [{ id: 3, name: 'r3', last_message: { id: 40 } }];
+  routes['GET /api/rooms'] = () => json(200, { rooms: roomList });
+  const polls = [];
+  const held = [];
+  routes['GET /api/sync'] = ({ url }) => {
+    const after = Number(url.searchParams.get('after'));
+    polls.push(after);
+    if (after === 40) {
+      roomList = [{ id: 3, name: 'r3', last_message: { id: 40 } }, { id: 9, name: 'r9', last_message: { id: 42 } }];
+      return json(200, { messages: [{ id: 41, room_id: 3 }, { id: 42, room_id: 9 }], has_more: false });
+    }
+    return new Promise((resolve) => held.push(resolve)); // a long-poll that waits
+  };
+  c.connect({ chat: true, tasks: false, notifications: false });
+  await until(() => FakeWS.all.length === 1);
+  // The handshake never completes (WebSockets blocked): after longPollDelay the client polls anyway.
+  await until(() => got.length === 2, 1000, 'messages over the long-poll');
+  assert.deepEqual(got, [41, 42]);
+  assert.equal(polls[0], 40);
+  assert.ok(c.polling);
+  // A message for room 9, not in the list: the list is read again and room 9 announced.
+  await until(() => rooms.includes(9), 1000, 'room 9 announced');
+  await until(() => polls.length >= 2, 1000, 'next poll');
+  assert.equal(polls[1], 42);
+  // The socket opens: the poll stops, the resume starts from 42, and 42 is not delivered twice.
+  const syncs = [];
+  FakeWS.onSend = (w, f) => {
+    if (f.type === 'sync') { syncs.push(f.after); w.reply(f, { type: 'sync', messages: [{ id: 42, room_id: 9 }, { id: 43, room_id: 9 }], has_more: false }); }
+  };
+  FakeWS.latest().accept();
+  assert.equal(c.polling, false);
+  await until(() => got.length === 3, 1000, 'resume');
+  assert.deepEqual(syncs, [42]);
+  assert.deepEqual(got, [41, 42, 43]);
+  for (const r of held) r(json(200, { messages: [{ id: 44, room_id: 3 }], has_more: false })); // an aborted poll answering late
+  await sleep(30);
+  assert.deepEqual(got, [41, 42, 43]);
+  c.destroy();
+});
+
+await test('outbox: a send that fails for the network waits, survives a new client, and goes once with its client_id', async () => {
+  const storage = new MemoryStorage();
+  const c = mk({ storage, outboxRetryBase: 10000, outboxRetryCap: 10000 });
+  await c.login('alice', 'pw');
+  routes['POST /api/rooms/3/messages'] = () => Promise.reject(new TypeError('Failed to fetch'));
+  const events = [];
+  c.on('outbox', (list) => events.push(list.map((e) => e.status).join()));
+  const r = await c.sendMessage(3, 'while down', { queue: true });
+  assert.equal(r.method, 'queued');
+  assert.equal(r.queued, true);
+  assert.equal(c.outbox.length, 1);
+  assert.equal(c.outbox[0].status, 'pending');
+  assert.equal(c.outbox[0].client_id, r.client_id);
+  const stored = JSON.parse(storage.getItem('hearth.outbox.1'));
+  assert.equal(stored[0].content, 'while down');
+  assert.ok(events.includes('sending'));
+  c.destroy();
+
+  // "Reload": a new client over the same storage finds it and sends it when connected, once.
+  const c2 = mk({ storage, outboxRetryBase: 10000, outboxRetryCap: 10000 });
+  assert.equal(c2.outbox.length, 1);
+  const sent = [];
+  c2.on('outbox_sent', (x) => sent.push(x));
+  const posted = [];
+  routes['POST /api/rooms/3/messages'] = ({ body }) => { posted.push(body.client_id); return json(201, { message: { id: 70, room_id: 3, content: body.content, client_id: body.client_id } }); };
+  const frames = [];
+  FakeWS.onSend = (w, f) => {
+    if (f.type === 'get_room_list') w.reply(f, { type: 'room_list', rooms: [] });
+    if (f.type === 'send_message') { frames.push(f.client_id); w.reply(f, { type: 'message_sent', message: { id: 70, room_id: 3, content: f.content, client_id: f.client_id } }); }
+  };
+  c2.connect({ chat: true, tasks: false, notifications: false });
+  await until(() => FakeWS.all.length === 1);
+  FakeWS.latest().accept();
+  await until(() => sent.length === 1, 1000, 'sent after reconnect');
+  assert.equal(frames.length + posted.length, 1, `sent ${frames.length} over ws and ${posted.length} over rest`);
+  assert.equal([...frames, ...posted][0], r.client_id);
+  assert.equal(sent[0].message.id, 70);
+  assert.equal(c2.outbox.length, 0);
+  assert.equal(storage.getItem('hearth.outbox.1'), null);
+  await sleep(50);
+  assert.equal(frames.length + posted.length, 1);
+  c2.destroy();
+});
+
+await test('outbox: retried by itself on a timer, in order; refused later → failed, kept for retry or discard', async () => {
+  const c = mk({ outboxRetryBase: 30, outboxRetryCap: 30 });
+  await c.login('alice', 'pw');
+  let mode = 'down';
+  const posted = [];
+  routes['POST /api/rooms/3/messages'] = ({ body }) => {
+    if (mode === 'down') return Promise.reject(new TypeError('Failed to fetch'));
+    posted.push(body.content);
+    if (body.content === 'bad' && mode !== 'fixed') return json(403, { error: { code: 'forbidden', message: 'not a member' } });
+    return json(201, { message: { id: 80 + posted.length, room_id: 3, content: body.content, client_id: body.client_id } });
+  };
+  const a = await c.sendMessage(3, 'one', { queue: true });
+  const b = await c.sendMessage(3, 'bad', { queue: true });
+  const d = await c.sendMessage(3, 'three', { queue: true });
+  assert.deepEqual([a.method, b.method, d.method], ['queued', 'queued', 'queued']);
+  const failedEv = [];
+  c.on('outbox_failed', (x) => failedEv.push(x));
+  mode = 'up';
+  await until(() => posted.length === 3, 1000, 'timer retry');
+  assert.deepEqual(posted, ['one', 'bad', 'three']);
+  assert.equal(failedEv.length, 1);
+  assert.equal(failedEv[0].error.code, 'forbidden');
+  assert.deepEqual(c.outbox.map((e) => [e.content, e.status, e.error && e.error.code]), [['bad', 'failed', 'forbidden']]);
+  await sleep(100); // a failed one is not retried by itself
+  assert.equal(posted.length, 3);
+  // Retry by hand: refused again, stays failed; then accepted.
+  await assert.rejects(c.retryOutbox(b.client_id), (e) => e.code === 'forbidden');
+  assert.equal(c.outbox[0].status, 'failed');
+  mode = 'fixed';
+  const r = await c.retryOutbox(b.client_id);
+  assert.equal(r.method, 'rest');
+  assert.equal(r.message.content, 'bad');
+  assert.equal(c.outbox.length, 0);
+  // Discard.
+  mode = 'down';
+  const e = await c.sendMessage(3, 'gone', { queue: true });
+  assert.equal(c.discardOutbox(e.client_id), true);
+  assert.equal(c.outbox.length, 0);
+  mode = 'up';
+  await sleep(100);
+  assert.ok(!posted.includes('gone'));
+  // Refused on the first attempt: thrown, not kept.
+  routes['POST /api/rooms/3/messages'] = () => json(400, { error: { code: 'validation_failed', message: 'too long' } });
+  await assert.rejects(c.sendMessage(3, 'x'.repeat(5000), { queue: true }), (err) => err.code === 'validation_failed');
+  assert.equal(c.outbox.length, 0);
+  c.destroy();
+});
+
+await test('outbox is per user', async () => {
+  const storage = new MemoryStorage();
+  const c = mk({ storage, outboxRetryBase: 10000, outboxRetryCap: 10000 });
+  await c.login('alice', 'pw');
+  routes['POST /api/rooms/3/messages'] = () => Promise.reject(new TypeError('Failed to fetch'));
+  await c.sendMessage(3, 'alice\'s', { queue: true });
+  routes['POST /api/auth/login'] = () => json(200, { token: 'TB', expires_at: new Date(Date.now() + 3600e3).toISOString(), user: { id: 2, username: 'bob' } });
+  await c.login('bob', 'pw');
+  assert.equal(c.outbox.length, 0);
+  assert.equal(JSON.parse(storage.getItem('hearth.outbox.1')).length, 1);
+  c.destroy();
+});
+
+await test('refresh in flight: requests wait and use the new token; a 401 for a replaced token is retried, not a sign-out', async () => {
+  const c = mk();
+  await c.login('alice', 'pw');
+  let release;
+  routes['POST /api/auth/refresh'] = () => new Promise((resolve) => {
+    // The server has revoked T0 the moment it made R1; the answer reaches the client later.
+    revoked.add('T0');
+    release = () => resolve(json(200, { token: 'R1', expires_at: new Date(Date.now() + 3600e3).toISOString() }));
+  });
+  const revoked = new Set();
+  const seen = [];
+  routes['GET /api/rooms'] = ({ headers }) => {
+    const tok = headers.Authorization.slice(7);
+    seen.push(tok);
+    return revoked.has(tok) ? json(401, { error: { code: 'unauthenticated', message: 'revoked token' } }) : json(200, { rooms: [] });
+  };
+  let signedOut = 0;
+  c.on('signed_out', () => { signedOut++; });
+  // A request already on its way with T0 when the refresh starts, answered after the revocation.
+  let lateAnswer;
+  routes['GET /api/auth/me'] = ({ headers }) => {
+    const answer = () => (revoked.has(headers.Authorization.slice(7))
+      ? json(401, { error: { code: 'unauthenticated', message: 'revoked token' } })
+      : json(200, { user: { id: 1, username: 'alice' } }));
+    if (lateAnswer) return answer();
+    return new Promise((resolve) => { lateAnswer = () => resolve(answer()); });
+  };
+  const inFlight = c.me();
+  inFlight.catch(() => {}); // awaited below; a rejection meanwhile is not "unhandled"
+  await until(() => typeof lateAnswer === 'function');
+  const refreshing = c.refresh();
+  await until(() => typeof release === 'function');
+  const during = c.getRoomList(); // made during the refresh
+  const ticket = c.wsTicket();
+  during.catch(() => {});
+  ticket.catch(() => {});
+  await sleep(20);
+  assert.equal(seen.length, 0, 'a request went out with the old token during the refresh');
+  lateAnswer(); // 401: its token T0 was refreshed away meanwhile
+  release();
+  assert.equal(await refreshing, 'R1');
+  await during;
+  await ticket;
+  assert.deepEqual(seen, ['R1']);
+  assert.equal(calls.filter((x) => x.key === 'POST /api/auth/ws-ticket').at(-1).headers.Authorization, 'Bearer R1');
+  const me = await inFlight;
+  assert.equal(me.username, 'alice');
+  const meCalls = calls.filter((x) => x.key === 'GET /api/auth/me').map((x) => x.headers.Authorization);
+  assert.deepEqual(meCalls, ['Bearer T0', 'Bearer R1']);
+  assert.equal(c.stats.authRetries, 1);
+  assert.equal(signedOut, 0);
+  assert.equal(c.token, 'R1');
+  // A 401 for the current token still signs out.
+  revoked.add('R1');
+  await assert.rejects(c.getRoomList(), (e) => e.status === 401);
+  assert.equal(signedOut, 1);
+  c.destroy();
+});
+
+await test('4401 caused by our own refresh: the socket reconnects with the new token, no sign-out', async () => {
+  const c = await openClient();
+  let release;
+  routes['POST /api/auth/refresh'] = () => new Promise((resolve) => { release = () => resolve(json(200, { token: 'R9', expires_at: new Date(Date.now() + 3600e3).toISOString() })); });
+  c.chat._authRetried = true; // as after an earlier recovery: a real second failure would sign out
+  const refreshing = c.refresh();
+  await until(() => typeof release === 'function');
+  FakeWS.latest().serverClose(4401); // "revoked token": the server revoked T0 before we heard of R9
+  await sleep(20);
+  release();
+  await refreshing;
+  await until(() => FakeWS.all.length === 2, 1000, 'reconnect');
+  assert.equal(calls.filter((x) => x.key === 'POST /api/auth/ws-ticket').at(-1).headers.Authorization, 'Bearer R9');
+  assert.equal(c.token, 'R9');
+  assert.notEqual(c.state, 'signed_out');
+  c.destroy();
+});
+
+await test('register and login send the guest token (X-Guest-Token), then forget it', async () => {
+  const storage = new MemoryStorage();
+  storage.setItem('hearth.guest_token', 'G7');
+  const c = mk({ storage });
+  routes['POST /api/auth/register'] = () => json(201, { token: 'T5', expires_at: new Date(Date.now() + 3600e3).toISOString(), user: { id: 5, username: 'neo' } });
+  await c.register('neo', 'password1');
+  assert.equal(calls.find((x) => x.key === 'POST /api/auth/register').headers['X-Guest-Token'], 'G7');
+  assert.equal(calls.find((x) => x.key === 'POST /api/auth/register').headers.Authorization, undefined);
+  assert.equal(c.guestToken, null);
+  await c.logout();
+  storage.setItem('hearth.guest_token', 'G8');
+  await c.login('alice', 'pw');
+  assert.equal(calls.find((x) => x.key === 'POST /api/auth/login').headers['X-Guest-Token'], 'G8');
+  assert.equal(c.guestToken, null);
+  // Without a guest token, no header.
+  calls.length = 0;
+  await c.login('alice', 'pw');
+  assert.equal(calls.find((x) => x.key === 'POST /api/auth/login').headers['X-Guest-Token'], undefined);
+  c.destroy();
+});
+
+await test('the guest socket closed by the sign-in that adopts it waits for the sign-in (no new anonymous guest)', async () => {
+  const c = mk();
+  c.support.start();
+  await until(() => FakeWS.all.length === 1);
+  FakeWS.latest().accept({ user: null, guest: { id: 7, name: 'Visitor 7f3a' }, guest_token: 'G1' });
+  let answer;
+  routes['POST /api/auth/register'] = () => new Promise((resolve) => { answer = resolve; });
+  const reg = c.register('neo', 'password1');
+  await until(() => typeof answer === 'function');
+  // The server adopts the conversation and closes the guest's sockets before its answer arrives.
+  FakeWS.latest().push({ type: 'error', code: 'unauthenticated', close_code: 4401, retry: 'reauthenticate', message: 'the visitor signed in' });
+  FakeWS.latest().serverClose(4401);
+  await sleep(50);
+  assert.equal(FakeWS.all.length, 1, 'a new (anonymous) support socket was opened during the sign-up');
+  assert.equal(c.guestToken, 'G1');
+  answer(json(201, { token: 'T5', expires_at: new Date(Date.now() + 3600e3).toISOString(), user: { id: 5, username: 'neo' } }));
+  await reg;
+  await until(() => FakeWS.all.length === 2, 1000, 'support as the user');
+  assert.match(FakeWS.latest().url, /\/ws\/support\/\?ticket=/);
+  assert.equal(c.guestToken, null);
+  c.destroy();
+
+  // A sign-in that fails leaves the guest conversation going on.
+  reset();
+  const storage = new MemoryStorage();
+  const d = mk({ storage });
+  d.support.start();
+  await until(() => FakeWS.all.length === 1);
+  FakeWS.latest().accept({ user: null, guest: { id: 8, name: 'Visitor 8' }, guest_token: 'G2' });
+  let refuse;
+  routes['POST /api/auth/login'] = () => new Promise((resolve) => { refuse = resolve; });
+  const login = d.login('neo', 'wrong');
+  await until(() => typeof refuse === 'function');
+  FakeWS.latest().serverClose(4401);
+  await sleep(30);
+  assert.equal(FakeWS.all.length, 1);
+  refuse(json(401, { error: { code: 'unauthenticated', message: 'bad credentials' } }));
+  await assert.rejects(login, (e) => e.status === 401);
+  await until(() => FakeWS.all.length === 2, 1000, 'guest socket again');
+  assert.equal(FakeWS.latest().url, 'ws://h.test/ws/support/?guest=G2');
+  d.destroy();
+});
+
 console.log(`client: ${passed} passed, ${failed} failed`);
 process.exit(process.exitCode || 0);

@@ -388,6 +388,8 @@ const tests = [
 ];
 tests.push(...(await import('./tests-ui.mjs')).uiTests); // the page's own defects (issue 10)
 
+tests.push(...(await import('./tests-network.mjs')).networkTests); // WebSockets blocked, the outbox, token refresh races
+
 async function main() {
   // Interrupted: exit through process.exit so the server child is killed on the way out.
   for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) process.once(sig, () => process.exit(128 + n));
