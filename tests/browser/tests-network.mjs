@@ -7,7 +7,7 @@
 // HEARTH_STATIC_DIR=<dir> runs them against another version of the page's scripts (see net.mjs).
 
 import { assert, assertEqual } from './lib/runner.mjs';
-import { PASSWORD, netPage, openRoomNet, pageToken, serverCount, signUpNet, sleep, trySend, twoPeople, withServer } from './lib/net.mjs';
+import { PASSWORD, netPage, pageToken, serverCount, signUpNet, sleep, trySend, twoPeople, withServer } from './lib/net.mjs';
 import { T, countMessages, createRoom, openRoom, roomItem, signIn, uniq, waitConnState, waitForMessage } from './lib/page.mjs';
 
 /** Takes a page's WebSockets away at its proxy (cut now, refuse new ones); HTTP keeps working. */
@@ -143,7 +143,7 @@ export const networkTests = [
 
       await a.page.reload({ waitUntil: 'load' });
       await a.page.waitForSelector('#app-view', { state: 'visible', timeout: T.short });
-      await openRoomNet(a.page, { id: roomId });
+      await openRoom(a.page, { id: roomId });
       await waitPending(a.page, [{ content: text, status: /pending|sending/ }]);
       const stored = await a.page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('hearth.outbox.')));
       t.log(`outbox in storage: ${JSON.stringify(stored)}`);

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { T, openHome, roomItem, uniq, waitConnState } from './page.mjs';
+import { T, openHome, uniq, waitConnState } from './page.mjs';
 import { startProxy } from './proxy.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -222,18 +222,3 @@ export function pageToken(page) {
   return page.evaluate(() => localStorage.getItem('hearth.token'));
 }
 
-/**
- * Opens a room from the room list (`room`: its shown name, or `{id}`) and waits for its messages,
- * as page.mjs's openRoom does, with unsent items (li.pending) and join/leave lines allowed in the list.
- */
-export async function openRoomNet(page, room) {
-  const item = typeof room === 'object'
-    ? page.locator(`#room-list li[data-testid="room-item"][data-room-id="${Number(room.id)}"]`)
-    : roomItem(page, room);
-  await item.waitFor({ timeout: T.short });
-  const name = await item.locator('.name').textContent();
-  await item.click();
-  await page.waitForFunction((n) => document.getElementById('room-title').textContent === n
-    && !document.getElementById('message-input').disabled
-    && !document.querySelector('#messages li:not([data-message-id]):not(.empty):not(.pending):not(.system)'), name, { timeout: T.short });
-}

@@ -59,7 +59,8 @@ export async function createRoom(page, { name, members = [] }) {
 
 /**
  * Opens a room from the room list (waiting for it to be listed, e.g. after a room_updated push)
- * and waits for its messages. `room` is its shown name, or `{id}`.
+ * and waits for its messages (unsent items, li.pending, and join/leave lines, li.system, are not
+ * placeholders). `room` is its shown name, or `{id}`.
  */
 export async function openRoom(page, room) {
   const item = typeof room === 'object'
@@ -70,7 +71,7 @@ export async function openRoom(page, room) {
   await item.click();
   await page.waitForFunction((n) => document.getElementById('room-title').textContent === n
     && !document.getElementById('message-input').disabled
-    && !document.querySelector('#messages li:not([data-message-id]):not(.empty)'), name, { timeout: T.short });
+    && !document.querySelector('#messages li:not([data-message-id]):not(.empty):not(.pending):not(.system)'), name, { timeout: T.short });
 }
 
 /** The id of the room open in the page (the active item of the room list). */
