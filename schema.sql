@@ -115,3 +115,13 @@ CREATE TABLE IF NOT EXISTS user_events (
     kind       TEXT    NOT NULL CHECK (kind IN ('revoked', 'deleted', 'passwd', 'staff', 'unstaff')),
     created_at INTEGER NOT NULL
 );
+
+-- The cluster's event log: what a node started with --bus publishes for the other nodes'
+-- sockets (src/hub/cluster.rs). Unused by a single node; kept minutes, then pruned.
+CREATE TABLE IF NOT EXISTS events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    node       INTEGER NOT NULL,
+    body       TEXT    NOT NULL,                      -- JSON
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_created ON events(created_at);

@@ -6,9 +6,8 @@ use crate::auth::{Auth, AuthSettings};
 use crate::chat::Chat;
 use crate::config::Config;
 use crate::db::store::Store;
-use crate::db::Db;
 use crate::error::AppResult;
-use crate::hub::{Hub, LocalHub};
+use crate::hub::{Bus, ClusterHub, Hub, LocalHub};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::presence::Presence;
@@ -24,8 +23,8 @@ use std::time::Instant;
 pub struct AppState {
     /// The configuration the server was started with.
     pub config: Config,
-    /// The database (the health check, backups and tests reach it directly).
-    pub db: Db,
+    /// The storage (the health check and tests reach it directly).
+    pub store: Store,
     /// WebSocket fan-out.
     pub hub: Arc<dyn Hub>,
     /// Counters for `/metrics`.
@@ -52,8 +51,8 @@ impl AppState {
     /// Builds the services over an open database: the hub, the hashing pool, the chat
     /// service (and its message writer), support, tasks (and the runner, which recovers tasks
     /// left running by the last shutdown).
-    pub async fn build(config: Config, db: Db) -> AppResult<AppState> {
-        let hub: Arc<dyn Hub> = Arc::new(LocalHub::new(config.max_connections_per_user));
+    pub async fn build(config: Config, store: Store) -> AppResult<AppState> {
+        let hub = build_hub(&config, &store).await?;
         let metrics = Arc::new(Metrics::default());
         let hasher = Hasher::start(
             config.hash_workers,
@@ -61,7 +60,6 @@ impl AppState {
             config.argon2_memory_kib,
         )
         .map_err(|e| crate::error::AppError::Internal(format!("hashing pool: {e}")))?;
-        let store = Store::from(db.clone());
         let auth = Auth::start(
             store.clone(),
             hub.clone(),
@@ -114,8 +112,26 @@ impl AppState {
             tasks,
             hub,
             metrics,
-            db,
+            store,
             config,
         })
     }
+}
+
+/// The hub: this process's sockets alone, or, with `--bus`, a [`ClusterHub`] that shares
+/// every push with the other nodes through the database's event log and wakes them over NATS.
+async fn build_hub(config: &Config, store: &Store) -> AppResult<Arc<dyn Hub>> {
+    let local = Arc::new(LocalHub::new(config.max_connections_per_user));
+    if config.bus.is_empty() {
+        return Ok(local);
+    }
+    // A random id per process start: a node's own events are not applied twice.
+    let node = (rand::random::<u64>() >> 1).max(1) as i64;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let bus = Bus::connect(&config.bus, node, wake.clone())
+        .await
+        .map_err(crate::error::AppError::Internal)?;
+    tracing::info!(node, bus = %config.bus.join(","), "joining the cluster");
+    let hub: Arc<dyn Hub> = ClusterHub::start(local, store.clone(), node, Some(bus), wake).await?;
+    Ok(hub)
 }

@@ -136,24 +136,21 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Refuses, before anything starts, what this build cannot run: a PostgreSQL `--db` (several
-    /// nodes are not built yet) and a `--bus` (which needs a database every node shares, so
-    /// it is refused with SQLite, as the contract says).
+    /// Refuses, before anything starts, what cannot run: a `--bus` with a SQLite database
+    /// (several nodes must share one PostgreSQL database) and a bus address that is not
+    /// `nats://host:port`.
     pub fn check(&self) -> Result<(), String> {
-        let pg = self.db.starts_with("postgres://") || self.db.starts_with("postgresql://");
-        if pg {
+        if !self.bus.is_empty() && !crate::db::pg::is_url(&self.db) {
             return Err(
-                "PostgreSQL storage (--db postgres://...) is not part of this build yet; \
-                 use a SQLite file"
+                "--bus connects several nodes sharing one PostgreSQL database \
+                 (--db postgres://...); it cannot be used with a SQLite database"
                     .into(),
             );
         }
-        if !self.bus.is_empty() {
-            return Err(
-                "--bus connects several nodes sharing one PostgreSQL database; \
-                 it cannot be used with a SQLite database"
-                    .into(),
-            );
+        for url in &self.bus {
+            if !url.starts_with("nats://") {
+                return Err(format!("--bus {url}: expected nats://host:port"));
+            }
         }
         Ok(())
     }

@@ -266,6 +266,32 @@ impl From<rusqlite::Error> for AppError {
     }
 }
 
+impl From<postgres::Error> for AppError {
+    /// A lost connection, a server shutting down, no room (SQLSTATE classes 08, 53, 57, 58)
+    /// mean "unavailable"; anything else is a bug. Unique violations are turned into
+    /// `conflict` by the statements that expect them (see [`is_unique_violation`]).
+    fn from(e: postgres::Error) -> Self {
+        let detail = format!("postgres: {}", cause_chain(&e));
+        let unavailable = e.is_closed()
+            || match e.code() {
+                None => std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()),
+                Some(code) => ["08", "53", "57", "58"]
+                    .iter()
+                    .any(|class| code.code().starts_with(class)),
+            };
+        if unavailable {
+            AppError::StorageUnavailable(detail)
+        } else {
+            AppError::Internal(detail)
+        }
+    }
+}
+
+/// Whether a PostgreSQL error is a unique-constraint violation.
+pub fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
 impl From<r2d2::Error> for AppError {
     /// The pool fails only when no connection could be had in time: the database is stuck.
     fn from(e: r2d2::Error) -> Self {

@@ -62,13 +62,13 @@ fn page_url(addr: std::net::SocketAddr) -> String {
 
 /// Proves every `interval` that the database takes writes, so that `/api/health` turns 503
 /// when it cannot (another process holds a lock, the disk is full) and back to 200 by itself.
-async fn probe_writes(db: db::Db, interval: Duration) {
+async fn probe_writes(store: db::store::Store, interval: Duration) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let db = db.clone();
-        let _ = tokio::task::spawn_blocking(move || db.probe_write()).await;
+        let store = store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.probe_write_blocking()).await;
     }
 }
 
@@ -77,14 +77,14 @@ impl Server {
     pub async fn start(config: Config) -> std::io::Result<Server> {
         config.check().map_err(std::io::Error::other)?;
         let path = config.db.clone();
-        let db = tokio::task::spawn_blocking(move || db::Db::open(&path))
+        let store = tokio::task::spawn_blocking(move || db::store::Store::open(&path))
             .await
             .map_err(std::io::Error::other)?
             .map_err(std::io::Error::other)?;
         let listener = TcpListener::bind(&config.bind)?;
         let local = listener.local_addr()?;
         let port = local.port();
-        let state = AppState::build(config, db)
+        let state = AppState::build(config, store)
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let user_events = tokio::spawn(
@@ -94,7 +94,7 @@ impl Server {
                 .follow_user_events(auth::events::USER_EVENTS_EVERY),
         );
         let probe = tokio::spawn(probe_writes(
-            state.db.clone(),
+            state.store.clone(),
             state.config.health_probe_interval,
         ));
         let state = web::Data::new(state);
@@ -125,7 +125,7 @@ impl Server {
         tracing::info!(
             port,
             url = %page_url(local),
-            db = %state.config.db,
+            db = %db::pg::redact(&state.config.db),
             "hearth listening"
         );
         Ok(Server {
@@ -153,6 +153,7 @@ impl Server {
         self.probe.abort();
         self.user_events.abort();
         self.state.tasks.stop();
+        self.state.hub.stop();
         self.state
             .hub
             .close_all(Close::plain(1001, "server shutting down"));

@@ -272,9 +272,18 @@ fn start_up_errors_name_the_path_and_the_reason() {
 
     assert!(!err.contains("internal error"), "{err}");
 
-    // What this build cannot run is refused before anything starts, saying why.
-    let err = serve_fails("postgres://hearth@127.0.0.1:5432/hearth");
-    assert!(err.contains("PostgreSQL storage"), "{err}");
+    // A PostgreSQL server that is not there: the address (without the password) and why.
+    let err = serve_fails("postgres://hearth:sekrit@127.0.0.1:1/hearth");
+    assert!(
+        err.contains("postgres://hearth@127.0.0.1:1/hearth") && err.contains("refused"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("sekrit"),
+        "the password is never shown: {err}"
+    );
+
+    // What cannot run is refused before anything starts, saying why.
     let child = bin()
         .args(["serve", "--bind", "127.0.0.1:0", "--db", &p("bus.db")])
         .args(["--bus", "nats://127.0.0.1:4222"])

@@ -777,12 +777,20 @@ impl Harness {
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let (alice, rooms) = (self.f.alice_id, self.f.alice_rooms.clone());
         self.rt
-            .block_on(self.f.server.state().db.call(move |c| {
-                for r in rooms {
-                    hearth::db::chat::add_member(c, r, alice)?;
-                }
-                Ok(())
-            }))
+            .block_on(
+                self.f
+                    .server
+                    .state()
+                    .store
+                    .sqlite()
+                    .expect("SQLite")
+                    .call(move |c| {
+                        for r in rooms {
+                            hearth::db::chat::add_member(c, r, alice)?;
+                        }
+                        Ok(())
+                    }),
+            )
             .expect("alice rejoins her rooms");
         guard
     }
@@ -839,8 +847,8 @@ async fn setup() -> Result<Fixture, String> {
     let staff_id = users[2].0;
     server
         .state()
-        .db
-        .call(move |c| hearth::db::users::set_staff(c, staff_id, true))
+        .store
+        .write(move |tx| tx.set_staff(staff_id, true))
         .await
         .map_err(|e| e.to_string())?;
     let mut ids: Vec<(&'static str, i64)> = Vec::new();

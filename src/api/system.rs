@@ -11,11 +11,11 @@ use actix_web::{web, HttpResponse};
 use include_dir::{include_dir, Dir, DirEntry};
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let ok = state.db.healthy().await;
+    let ok = state.store.healthy().await;
     let body = Health {
         status: if ok { "ok" } else { "unavailable" },
         db: if ok { "ok" } else { "down" },
-        bus: "none",
+        bus: state.hub.bus_state().as_str(),
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: state.started.elapsed().as_secs(),
         connections: state.hub.connection_count(),

@@ -129,7 +129,7 @@ fn mint_access(
 /// Creates an account from the command line (staff or not), outside any runtime: hashes on
 /// the calling thread.
 pub fn create_user_blocking(
-    db: &crate::db::Db,
+    store: &Store,
     username: &str,
     password: &str,
     is_staff: bool,
@@ -140,7 +140,7 @@ pub fn create_user_blocking(
         &password.0,
         crate::config::Config::default().argon2_memory_kib,
     )?;
-    Store::from(db.clone()).write_blocking(|tx| {
+    store.write_blocking(|tx| {
         tx.insert_user(
             username.as_str(),
             username.as_str(),

@@ -3,6 +3,7 @@
 //! their input and output to it.
 
 pub mod access;
+pub mod follower;
 pub mod messages;
 pub mod people;
 pub mod rooms;
@@ -72,6 +73,17 @@ pub struct Chat {
     rooms_per_hour: u32,
     latest: watch::Sender<i64>,
     presence: Presence,
+    /// On a cluster: the task publishing stored messages to this node's sockets.
+    _follower: Option<Arc<AbortOnDrop>>,
+}
+
+/// Aborts a task when the last handle to it goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Chat {
@@ -85,11 +97,18 @@ impl Chat {
         presence: Presence,
     ) -> AppResult<Chat> {
         let newest = store.read(|tx| tx.latest_message_id()).await?;
-        let latest = watch::channel(newest).0;
+        let latest = hub.message_clock();
+        latest.send_replace(newest);
+        let follower = hub.is_cluster().then(|| {
+            Arc::new(AbortOnDrop(tokio::spawn(follower::follow(
+                store.clone(),
+                hub.clone(),
+                newest,
+            ))))
+        });
         let writer = MessageWriter::start(writer::WriterDeps {
             store: store.clone(),
             hub: hub.clone(),
-            latest: latest.clone(),
             metrics,
         })
         .map_err(|e| crate::error::AppError::Internal(format!("message writer: {e}")))?;
@@ -101,6 +120,7 @@ impl Chat {
             rooms_per_hour,
             latest,
             presence,
+            _follower: follower,
         })
     }
 

@@ -17,7 +17,7 @@ use crate::protocol::ServerMsg;
 use crate::time::Timestamp;
 use std::sync::mpsc;
 use std::sync::Arc;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 256;
@@ -53,8 +53,6 @@ pub struct WriterDeps {
     pub store: Store,
     /// Fan-out.
     pub hub: Arc<dyn Hub>,
-    /// Newest stored message id, for long-polls.
-    pub latest: watch::Sender<i64>,
     /// Counters.
     pub metrics: Arc<Metrics>,
 }
@@ -141,11 +139,15 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
         Ok(done) => {
             Metrics::inc(&deps.metrics.message_batches);
             let mut newest = 0;
+            // Several nodes: every node's follower publishes messages, in id order.
+            let publish = !deps.hub.is_cluster();
             for d in &done {
                 if let (Ok((m, true)), Some(aud)) = (&d.outcome, &d.notify) {
-                    let frame = ServerMsg::Message { message: m.clone() }.frame(None);
-                    for a in aud {
-                        deps.hub.publish_bytes(a, frame.clone());
+                    if publish {
+                        let frame = ServerMsg::Message { message: m.clone() }.frame(None);
+                        for a in aud {
+                            deps.hub.publish_bytes(a, frame.clone());
+                        }
                     }
                     newest = newest.max(m.id);
                     Metrics::inc(&deps.metrics.messages_stored);
@@ -153,7 +155,7 @@ fn write_batch(deps: &WriterDeps, jobs: Vec<SendJob>) {
                 crate::notifications::publish(&*deps.hub, &d.notes);
             }
             if newest > 0 {
-                deps.latest.send_replace(newest);
+                deps.hub.messages_stored(newest);
             }
             for d in done {
                 let _ = d.reply.send(d.outcome);

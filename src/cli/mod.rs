@@ -283,8 +283,8 @@ pub fn user_create(username: &str, staff: bool, db: &str) -> Result<String, Stri
         .read_to_string(&mut input)
         .map_err(|e| format!("reading the password from standard input: {e}"))?;
     let password = input.lines().next().unwrap_or("");
-    let db = crate::db::Db::open(db).map_err(|e| e.to_string())?;
-    let user = crate::auth::create_user_blocking(&db, username, password, staff)
+    let store = crate::db::store::Store::open(db).map_err(|e| e.to_string())?;
+    let user = crate::auth::create_user_blocking(&store, username, password, staff)
         .map_err(|e| e.to_string())?;
     Ok(format!(
         "created user {} (id {}){}",

@@ -1,4 +1,6 @@
-//! SQLite storage: the connection pool, the schema, and every SQL statement (in the submodules).
+//! Storage. This module and its statement submodules are SQLite (the connection pool, the
+//! schema, every SQL statement); [`pg`] is the same for PostgreSQL; [`store`] is the interface
+//! the services use, over either.
 //!
 //! Nothing here runs on an async worker thread: async callers go through [`Db::call`], which
 //! moves the work to tokio's blocking pool.
@@ -6,8 +8,10 @@
 pub mod admin;
 pub mod backup;
 pub mod chat;
+pub mod events;
 pub mod health;
 pub mod notifications;
+pub mod pg;
 pub mod store;
 pub mod tasks;
 pub mod tokens;
@@ -210,22 +214,6 @@ impl Db {
             Err(e) => self.health.failed(&e.to_string()),
         }
         result
-    }
-
-    /// `true` when, within a second, a connection answers with the schema this binary knows
-    /// and the latest write (or write probe) succeeded.
-    pub async fn healthy(&self) -> bool {
-        let check = self.call(|c| {
-            let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            c.query_row("SELECT count(*) FROM users WHERE id = 0", [], |r| {
-                r.get::<_, i64>(0)
-            })?;
-            Ok(v)
-        });
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), check).await,
-            Ok(Ok(SCHEMA_VERSION))
-        ) && self.write_status() == WriteStatus::Ok
     }
 }
 

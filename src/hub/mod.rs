@@ -3,12 +3,16 @@
 //! Operations publish an event once to an [`Audience`]; the hub serializes nothing itself (the
 //! caller hands it bytes serialized once) and clones those bytes (a reference count) into each
 //! recipient's bounded queue with `try_send`. A socket whose queue is full is closed with 4008:
-//! a broadcast never waits for a slow client. [`Hub`] is a trait so that a multi-process backend
-//! (e.g. Redis pub/sub feeding each process's [`LocalHub`]) can be added without touching the
-//! operations.
+//! a broadcast never waits for a slow client. [`Hub`] is a trait: [`LocalHub`] serves one
+//! process; [`ClusterHub`] wraps it for several nodes (the event log in the database, NATS as
+//! the wake-up; see `cluster.rs` and `docs/cluster.md`), and the operations do not change.
 
+mod bus;
+mod cluster;
 mod conn;
 
+pub use bus::{Bus, BusState};
+pub use cluster::ClusterHub;
 pub use conn::{Conn, Endpoint, Outbound};
 
 use crate::protocol::{Close, ServerMsg};
@@ -18,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 /// Who receives a published frame.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Audience {
     /// Only sockets on this endpoint.
     pub endpoint: Endpoint,
@@ -27,7 +31,7 @@ pub struct Audience {
 }
 
 /// The recipients within an endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     /// Every socket of these users.
     Users(Vec<i64>),
@@ -79,6 +83,31 @@ pub trait Hub: Send + Sync + 'static {
     fn connection_count(&self) -> usize;
     /// Resolves when no connection is registered.
     fn wait_empty(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>>;
+    /// The newest-message clock: the chat service's writer sets it to the newest stored
+    /// message id, long-polls wait for it to change (a hub for several nodes also moves it when
+    /// another node's messages arrive).
+    fn message_clock(&self) -> watch::Sender<i64>;
+    /// New messages up to id `newest` were stored on this node: moves the message clock (and,
+    /// on a hub for several nodes, tells the other nodes).
+    fn messages_stored(&self, newest: i64) {
+        self.message_clock().send_replace(newest);
+    }
+    /// Whether this is a hub for several nodes. There, message pushes are not published by
+    /// the writer but by the chat service's follower on every node, reading `messages` in id
+    /// order, so that every socket sees messages in id order whichever node stored them.
+    fn is_cluster(&self) -> bool {
+        false
+    }
+    /// Delivers bytes to this node's sockets only.
+    fn publish_local(&self, audience: &Audience, frame: ByteString) {
+        self.publish_bytes(audience, frame)
+    }
+    /// The state of the bus between nodes, for `/api/health`.
+    fn bus_state(&self) -> BusState {
+        BusState::None
+    }
+    /// Stops background work (a hub for several nodes: its event log reader and writer).
+    fn stop(&self) {}
 }
 
 impl dyn Hub {
@@ -99,6 +128,7 @@ pub struct LocalHub {
     max_per_user: usize,
     inner: RwLock<Registry>,
     count: watch::Sender<usize>,
+    clock: watch::Sender<i64>,
 }
 
 impl LocalHub {
@@ -108,6 +138,7 @@ impl LocalHub {
             max_per_user,
             inner: RwLock::new(Registry::default()),
             count: watch::channel(0).0,
+            clock: watch::channel(0).0,
         }
     }
 
@@ -203,6 +234,10 @@ impl Hub for LocalHub {
         Box::pin(async move {
             let _ = rx.wait_for(|n| *n == 0).await;
         })
+    }
+
+    fn message_clock(&self) -> watch::Sender<i64> {
+        self.clock.clone()
     }
 }
 

@@ -307,14 +307,7 @@ async fn health_answers_503_when_the_database_is_unusable() {
     let app = spawn_app().await;
     assert_eq!(app.get("/api/health", None).await.status(), 200);
     // A database this binary cannot use (a schema from a newer version).
-    app.server
-        .as_ref()
-        .unwrap()
-        .state()
-        .db
-        .call(|c| Ok(c.pragma_update(None, "user_version", 999)?))
-        .await
-        .unwrap();
+    app.set_schema_version(999).await;
     let r = app.get("/api/health", None).await;
     assert_eq!(r.status(), 503);
     let v: Value = r.json().await.unwrap();

@@ -322,6 +322,9 @@ async fn slow_consumer_is_closed_with_4008_and_recovers_through_sync() {
     let app = spawn_app_with(|c| {
         c.outbound_queue = 8;
         c.messages_per_second = 100_000;
+        // Bob reads his close only after the whole flood, which takes longer than the default
+        // grace on a slower database; the connection must not be cut before.
+        c.close_grace = Duration::from_secs(600);
     })
     .await;
     let alice = app.register("alice").await;

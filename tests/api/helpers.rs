@@ -35,8 +35,23 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The database a test's server gets when it does not choose one: a fresh in-memory SQLite
+/// database, or, built with `--features pg-tests`, a fresh database on the test PostgreSQL
+/// server (`tests/common/pg.rs`), so the same suite runs on both backends.
+pub async fn fresh_db() -> String {
+    #[cfg(feature = "pg-tests")]
+    {
+        crate::pg::fresh_database_async().await
+    }
+    #[cfg(not(feature = "pg-tests"))]
+    {
+        ":memory:".to_string()
+    }
+}
+
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::for_tests();
+    config.db = fresh_db().await;
     tweak(&mut config);
     let server = Server::start(config).await.expect("server starts");
     let port = server.port();
@@ -101,6 +116,29 @@ impl TestApp {
         }
     }
 
+    /// Records schema version `v` in the server's database behind its back (as a newer
+    /// binary would), on either backend.
+    pub async fn set_schema_version(&self, v: i64) {
+        let state = self.server.as_ref().unwrap().state();
+        if let Some(db) = state.store.sqlite() {
+            db.call(move |c| Ok(c.pragma_update(None, "user_version", v)?))
+                .await
+                .unwrap();
+        } else {
+            let url = state.config.db.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                c.execute(
+                    "UPDATE hearth_meta SET value = $1 WHERE key = 'schema_version'",
+                    &[&v],
+                )
+                .unwrap();
+            })
+            .await
+            .unwrap();
+        }
+    }
+
     /// Makes a staff user directly in the database (as `hearth user create --staff` does).
     pub async fn staff(&self, username: &str) -> TestUser {
         let u = self.register(username).await;
@@ -109,8 +147,8 @@ impl TestApp {
             .as_ref()
             .unwrap()
             .state()
-            .db
-            .call(move |c| hearth::db::users::set_staff(c, id, true))
+            .store
+            .write(move |tx| tx.set_staff(id, true))
             .await
             .unwrap();
         u

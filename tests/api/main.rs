@@ -8,6 +8,9 @@ mod hostile_auth;
 mod hostile_ws;
 mod methods;
 mod people;
+#[cfg(feature = "pg-tests")]
+#[path = "../common/pg.rs"]
+mod pg;
 mod quotas;
 mod reliability;
 mod support;

@@ -195,6 +195,19 @@ pub fn sync(
     Ok((rows, has_more))
 }
 
+/// Every message with id above `after`, in any room, oldest first, at most `limit`.
+pub fn messages_after(conn: &Connection, after: i64, limit: i64) -> AppResult<Vec<Message>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m LEFT JOIN users u ON u.id = m.sender_id
+         WHERE m.id > ?1 ORDER BY m.id ASC LIMIT ?2"
+    );
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(params![after, limit], message_from_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
 /// The newest stored message id anywhere (0 when there is none).
 pub fn latest_message_id(conn: &Connection) -> AppResult<i64> {
     Ok(

@@ -8,7 +8,7 @@ mod rooms;
 pub use adopt::adopt_support_room;
 pub use messages::{
     delete_message, edit_message, insert_message, latest_message_id, message, message_by_client_id,
-    messages_page, sync, Cursor, Message,
+    messages_after, messages_page, sync, Cursor, Message,
 };
 pub use reads::{mark_read, staff_mark_read};
 pub use rooms::{

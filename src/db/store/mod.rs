@@ -15,16 +15,24 @@
 //! Work always runs on a blocking thread: the async methods move it to tokio's blocking pool,
 //! the `_blocking` ones run it on the calling thread (dedicated threads, the command line).
 
+mod postgres;
 mod sqlite;
 mod traits;
 
+pub use postgres::PgTx;
 pub use sqlite::SqliteTx;
-pub use traits::{AdminStore, ChatStore, NotificationStore, TaskStore, TokenStore, Tx, UserStore};
+pub use traits::{
+    AdminStore, ChatStore, EventStore, NotificationStore, TaskStore, TokenStore, Tx, UserStore,
+};
 
+use crate::db::health::WriteStatus;
+use crate::db::pg::{self, PgDb};
 use crate::db::{Db, OpenError};
 use crate::error::{AppError, AppResult};
+use postgres::PgBackend;
 use sqlite::SqliteBackend;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How a [`Job`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +55,16 @@ pub trait Backend: Send + Sync {
     /// failed). Keeps the backend's health record: counts failures and, after a commit,
     /// success.
     fn run(&self, mode: Mode, job: Job<'_>) -> AppResult<()>;
+
+    /// Proves the database takes a write now; the outcome feeds [`Backend::write_status`].
+    /// Blocking.
+    fn probe_write(&self) -> AppResult<()>;
+
+    /// Whether a connection answers with the schema this binary knows. Blocking.
+    fn check(&self) -> AppResult<bool>;
+
+    /// The outcome of the latest write (a commit, a failure, a probe).
+    fn write_status(&self) -> WriteStatus;
 
     /// The SQLite database behind this backend, if it is one (see [`Store::db`]).
     fn sqlite(&self) -> Option<&Db> {
@@ -86,22 +104,51 @@ impl From<Db> for Store {
     }
 }
 
+impl From<PgDb> for Store {
+    fn from(db: PgDb) -> Self {
+        Store {
+            backend: Arc::new(PgBackend { db }),
+        }
+    }
+}
+
 impl Store {
-    /// Opens (creating if needed) the SQLite database at `path` (`:memory:` for a fresh
-    /// in-memory one), as [`Db::open`] does.
+    /// Opens the database `path` names: a PostgreSQL URL (`postgres://...`, see
+    /// [`PgDb::open`]) or a SQLite file, created if needed (`:memory:` for a fresh in-memory
+    /// one, see [`Db::open`]). Applies the schema. Blocking.
     pub fn open(path: &str) -> Result<Store, OpenError> {
-        Db::open(path).map(Store::from)
+        if pg::is_url(path) {
+            PgDb::open(path).map(Store::from)
+        } else {
+            Db::open(path).map(Store::from)
+        }
     }
 
-    /// The SQLite database, for what stays SQLite-specific (backup, the health probe).
-    ///
-    /// # Panics
-    ///
-    /// If the backend is not SQLite; today every `Store` is made from a [`Db`].
-    pub fn db(&self) -> &Db {
-        self.backend
-            .sqlite()
-            .expect("Store::db on a backend that is not SQLite")
+    /// The SQLite database, for what is SQLite-specific (`hearth backup`, tests), or `None` on
+    /// PostgreSQL.
+    pub fn sqlite(&self) -> Option<&Db> {
+        self.backend.sqlite()
+    }
+
+    /// `true` when, within a second, a connection answers with the schema this binary knows
+    /// and the latest write (or write probe) succeeded: what `/api/health` reports as `db`.
+    pub async fn healthy(&self) -> bool {
+        let backend = self.backend.clone();
+        let check = tokio::task::spawn_blocking(move || backend.check());
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), check).await,
+            Ok(Ok(Ok(true)))
+        ) && self.backend.write_status() == WriteStatus::Ok
+    }
+
+    /// Proves the database takes a write now (see [`Backend::probe_write`]). Blocking.
+    pub fn probe_write_blocking(&self) -> AppResult<()> {
+        self.backend.probe_write()
+    }
+
+    /// The outcome of the latest write.
+    pub fn write_status(&self) -> WriteStatus {
+        self.backend.write_status()
     }
 
     /// Runs `f` on tokio's blocking pool with a connection of its own, without a transaction
@@ -189,10 +236,7 @@ mod tests {
         assert_eq!(messages[0].id, m.id);
         assert_eq!(messages[0].content, "hello");
         assert_eq!(again.unwrap().id, m.id);
-        assert_eq!(
-            store.db().write_status(),
-            crate::db::health::WriteStatus::Ok
-        );
+        assert_eq!(store.write_status(), crate::db::health::WriteStatus::Ok);
     }
 
     #[tokio::test]
@@ -249,7 +293,7 @@ mod tests {
     #[test]
     fn tx_is_usable_as_a_trait_object_over_a_plain_connection() {
         let store = Store::open(":memory:").unwrap();
-        let conn = store.db().conn().unwrap();
+        let conn = store.sqlite().unwrap().conn().unwrap();
         let tx: &dyn Tx = &SqliteTx(&conn);
         let u = tx
             .insert_user("bob", "Bob", Some("h"), true, false)

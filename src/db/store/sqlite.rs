@@ -1,7 +1,9 @@
 //! The SQLite implementation of the storage traits and of [`Backend`]: each method delegates to
 //! the statements in `db::{users, tokens, chat, tasks, notifications}`.
 
-use super::traits::{AdminStore, ChatStore, NotificationStore, TaskStore, TokenStore, UserStore};
+use super::traits::{
+    AdminStore, ChatStore, EventStore, NotificationStore, TaskStore, TokenStore, UserStore,
+};
 use super::{Backend, Job, Mode};
 use crate::db::admin::{self, UserEvent, UserEventKind};
 use crate::db::chat::{Cursor, Message, Room, RoomInfo, RoomKind};
@@ -200,6 +202,9 @@ impl ChatStore for SqliteTx<'_> {
         chat::staff_mark_read(self.0, room_id, message_id)
     }
 
+    fn messages_after(&self, after: i64, limit: i64) -> AppResult<Vec<Message>> {
+        chat::messages_after(self.0, after, limit)
+    }
     fn latest_message_id(&self) -> AppResult<i64> {
         chat::latest_message_id(self.0)
     }
@@ -331,6 +336,21 @@ impl AdminStore for SqliteTx<'_> {
     }
 }
 
+impl EventStore for SqliteTx<'_> {
+    fn insert_events(&self, node: i64, bodies: &[String]) -> AppResult<()> {
+        crate::db::events::insert(self.0, node, bodies)
+    }
+    fn events_after(&self, after: i64, limit: i64) -> AppResult<Vec<crate::db::events::EventRow>> {
+        crate::db::events::after(self.0, after, limit)
+    }
+    fn latest_event_id(&self) -> AppResult<i64> {
+        crate::db::events::latest(self.0)
+    }
+    fn prune_events(&self, before: Timestamp) -> AppResult<usize> {
+        crate::db::events::prune(self.0, before)
+    }
+}
+
 /// The SQLite backend: a pooled connection per job, [`crate::db::write_tx`] for writes.
 pub(super) struct SqliteBackend {
     pub(super) db: Db,
@@ -360,6 +380,23 @@ impl Backend for SqliteBackend {
             self.db.note_error(e);
         }
         result
+    }
+
+    fn probe_write(&self) -> AppResult<()> {
+        self.db.probe_write()
+    }
+
+    fn check(&self) -> AppResult<bool> {
+        let conn = self.db.conn()?;
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        conn.query_row("SELECT count(*) FROM users WHERE id = 0", [], |r| {
+            r.get::<_, i64>(0)
+        })?;
+        Ok(v == crate::db::SCHEMA_VERSION)
+    }
+
+    fn write_status(&self) -> crate::db::health::WriteStatus {
+        self.db.write_status()
     }
 
     fn sqlite(&self) -> Option<&Db> {

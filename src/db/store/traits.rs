@@ -3,6 +3,7 @@
 
 use crate::db::admin::{UserEvent, UserEventKind};
 use crate::db::chat::{Cursor, Message, Room, RoomInfo, RoomKind};
+use crate::db::events::EventRow;
 use crate::db::notifications::Notification;
 use crate::db::tasks::{Task, TaskStatus};
 use crate::db::tokens::{Kind, TokenRow};
@@ -186,6 +187,10 @@ pub trait ChatStore {
         message_id: Option<i64>,
     ) -> AppResult<(i64, i64)>;
 
+    /// Every message with id above `after`, in any room, oldest first (what each node of a
+    /// cluster publishes to its sockets). SQLite: [`chat::messages_after`](crate::db::chat::messages_after).
+    fn messages_after(&self, after: i64, limit: i64) -> AppResult<Vec<Message>>;
+
     /// The newest stored message id anywhere, 0 when there is none. SQLite:
     /// [`chat::latest_message_id`](crate::db::chat::latest_message_id).
     fn latest_message_id(&self) -> AppResult<i64>;
@@ -325,14 +330,36 @@ pub trait AdminStore {
     fn delete_user(&self, user_id: i64) -> AppResult<()>;
 }
 
+/// The cluster's event log (table `events`), written and read by nodes started with `--bus`.
+pub trait EventStore {
+    /// Appends events published by `node`, in order. SQLite: [`events::insert`](crate::db::events::insert).
+    fn insert_events(&self, node: i64, bodies: &[String]) -> AppResult<()>;
+
+    /// Events with id above `after`, oldest first. SQLite: [`events::after`](crate::db::events::after).
+    fn events_after(&self, after: i64, limit: i64) -> AppResult<Vec<EventRow>>;
+
+    /// The newest event's id. SQLite: [`events::latest`](crate::db::events::latest).
+    fn latest_event_id(&self) -> AppResult<i64>;
+
+    /// Deletes events stored before `before`. SQLite: [`events::prune`](crate::db::events::prune).
+    fn prune_events(&self, before: Timestamp) -> AppResult<usize>;
+}
+
 /// Everything the storage can do, as one object: what [`Store::read`](super::Store::read) and [`Store::write`](super::Store::write) hand
-/// to their closure. Implemented for every type that implements the six traits.
+/// to their closure. Implemented for every type that implements the seven traits.
 pub trait Tx:
-    UserStore + TokenStore + ChatStore + TaskStore + NotificationStore + AdminStore
+    UserStore + TokenStore + ChatStore + TaskStore + NotificationStore + AdminStore + EventStore
 {
 }
 
 impl<T> Tx for T where
-    T: UserStore + TokenStore + ChatStore + TaskStore + NotificationStore + AdminStore + ?Sized
+    T: UserStore
+        + TokenStore
+        + ChatStore
+        + TaskStore
+        + NotificationStore
+        + AdminStore
+        + EventStore
+        + ?Sized
 {
 }
