@@ -8,6 +8,7 @@ mod hostile_auth;
 mod hostile_ws;
 mod methods;
 mod people;
+mod proxy;
 mod quotas;
 mod reliability;
 mod support;
