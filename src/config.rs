@@ -86,6 +86,10 @@ pub struct Config {
     pub presence_grace: Duration,
     /// Message bus URLs for several nodes (`--bus nats://...`); empty: one node.
     pub bus: Vec<String>,
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed: a peer inside one of these
+    /// blocks passes on the client's address (see [`crate::net::client_ip`]). Empty: the header
+    /// is ignored and the client is the TCP peer.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -131,6 +135,7 @@ impl Default for Config {
             rooms_per_hour: 50,
             presence_grace: crate::presence::OFFLINE_GRACE,
             bus: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

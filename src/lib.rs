@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod hub;
 pub mod metrics;
+pub mod net;
 pub mod notifications;
 pub mod ops;
 pub mod presence;

@@ -300,3 +300,19 @@ fn start_up_errors_name_the_path_and_the_reason() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_bad_trusted_proxy_is_refused_at_start() {
+    let out = bin()
+        .args(["serve", "--bind", "127.0.0.1:0", "--db", ":memory:"])
+        .args(["--trusted-proxy", "10.0.0.0/8,10.0.0.0/33"])
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started: {err}");
+    assert!(
+        err.contains("--trusted-proxy") && err.contains("10.0.0.0/33") && err.contains("CIDR"),
+        "{err}"
+    );
+}

@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::auth::credential::guest_header;
 use crate::auth::{LoginRequest, RegisterRequest};
 use crate::error::AppError;
+use crate::net::client_ip;
 use crate::protocol::rest::Me;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -13,7 +14,7 @@ async fn register(
     req: HttpRequest,
     body: JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let peer = req.peer_addr().map(|a| a.ip().to_string());
+    let peer = client_ip(&req, &state.config.trusted_proxies).map(|ip| ip.to_string());
     let grant = state.auth.register(body.0, peer.as_deref()).await?;
     adopt_guest(&state, &req, &grant.user).await;
     Ok(HttpResponse::Created().json(grant))

@@ -3,6 +3,7 @@
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::net::client_ip;
 use crate::protocol::rest::Health;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -180,8 +181,8 @@ fn decoded_name(raw: &str) -> Option<String> {
         .map(|(k, _)| k)
 }
 
-/// Logs each request (method, redacted path, status, time) and counts it. Never logs headers
-/// or bodies, so no credential reaches the log.
+/// Logs each request (client address, method, redacted path, status, time) and counts it.
+/// Never logs headers or bodies, so no credential reaches the log.
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -189,11 +190,13 @@ pub async fn access_log(
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let uri = redact_uri(req.path(), req.query_string());
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
     let state = req.app_data::<web::Data<AppState>>().cloned();
+    let trusted = state
+        .as_ref()
+        .map_or(&[][..], |s| &s.config.trusted_proxies);
+    let peer = client_ip(req.request(), trusted)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     let res = next.call(req).await?;
     let status = res.status().as_u16();
     if let Some(state) = state {

@@ -216,6 +216,12 @@ pub struct ServeArgs {
     /// Refused with a SQLite database.
     #[arg(long, env = "HEARTH_BUS", value_delimiter = ',')]
     pub bus: Vec<String>,
+    /// A proxy or load balancer whose X-Forwarded-For header gives the client's address, as a
+    /// CIDR block (`10.0.0.0/8`, `::1/128`) or one address (repeatable or comma-separated).
+    /// Without it the header is ignored.
+    #[arg(long, env = "HEARTH_TRUSTED_PROXY", value_delimiter = ',',
+          value_parser = crate::net::parse_trusted_proxy)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 }
 
 impl Default for ServeArgs {
@@ -271,6 +277,7 @@ impl ServeArgs {
             rooms_per_hour: self.rooms_per_hour,
             presence_grace: Duration::from_millis(self.presence_grace_ms),
             bus: self.bus,
+            trusted_proxies: self.trusted_proxy,
             ..d
         }
     }
@@ -387,6 +394,38 @@ mod tests {
             args.into_config().rest_writes_per_second,
             7,
             "REST writes follow the socket's rate"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_parsed_and_bad_ones_refused() {
+        let Some(Command::Serve(args)) = Cli::parse_from([
+            "hearth",
+            "serve",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "::1, 192.168.0.1",
+        ])
+        .command
+        else {
+            panic!("serve")
+        };
+        let want: Vec<ipnet::IpNet> = ["10.0.0.0/8", "::1/128", "192.168.0.1/32"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(args.into_config().trusted_proxies, want);
+        assert!(ServeArgs::default()
+            .into_config()
+            .trusted_proxies
+            .is_empty());
+        let err = Cli::try_parse_from(["hearth", "serve", "--trusted-proxy", "10.0.0.0/33"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--trusted-proxy") && err.contains("CIDR"),
+            "{err}"
         );
     }
 }

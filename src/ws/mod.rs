@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::credential::{credential, Via};
 use crate::error::AppError;
 use crate::hub::Endpoint;
+use crate::net::client_ip;
 use actix_web::error::PayloadError;
 use actix_web::{dev, web, FromRequest, HttpRequest, HttpResponse};
 use bytes::Bytes;
@@ -35,7 +36,7 @@ async fn upgrade(
         endpoint,
         credential: credential(&req, Via::Handshake, endpoint == Endpoint::Support),
         path_user,
-        peer: req.peer_addr().map(|a| a.ip().to_string()),
+        peer: client_ip(&req, &state.config.trusted_proxies).map(|ip| ip.to_string()),
         tcp: req
             .conn_data::<tcp_link::TcpLink>()
             .map(tcp_link::TcpLink::handle)

@@ -11,6 +11,7 @@ mod people;
 #[cfg(feature = "pg-tests")]
 #[path = "../common/pg.rs"]
 mod pg;
+mod proxy;
 mod quotas;
 mod reliability;
 mod support;
