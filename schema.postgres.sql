@@ -129,3 +129,17 @@ CREATE TABLE IF NOT EXISTS events (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_created ON events(created_at);
+
+-- The sockets every node has open, and the nodes' heartbeats: the per-user socket cap across
+-- nodes (src/db/pg/sockets.rs).
+CREATE TABLE IF NOT EXISTS nodes (
+    id      BIGINT PRIMARY KEY,
+    seen_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sockets (
+    node    BIGINT NOT NULL,
+    conn_id BIGINT NOT NULL,
+    user_id BIGINT NOT NULL,
+    PRIMARY KEY (node, conn_id)
+);
+CREATE INDEX IF NOT EXISTS sockets_user ON sockets(user_id);

@@ -125,3 +125,17 @@ CREATE TABLE IF NOT EXISTS events (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_created ON events(created_at);
+
+-- The sockets every node of a cluster has open, and the nodes' heartbeats: the per-user socket
+-- cap across nodes (src/db/sockets.rs). Unused by a single node.
+CREATE TABLE IF NOT EXISTS nodes (
+    id      INTEGER PRIMARY KEY,
+    seen_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sockets (
+    node    INTEGER NOT NULL,
+    conn_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL,
+    PRIMARY KEY (node, conn_id)
+);
+CREATE INDEX IF NOT EXISTS sockets_user ON sockets(user_id);

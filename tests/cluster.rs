@@ -25,8 +25,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long a test waits for something that must happen.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A node of the cluster on `db`, on the bus at `bus`, with the per-user rates out of the way.
-fn node(db: &str, bus: &str) -> Binary {
+/// A node of the cluster on `db`, on the bus at `bus`, with the per-user rates out of the way
+/// and at most `sockets` sockets per user.
+fn node(db: &str, bus: &str, sockets: usize) -> Binary {
     Binary::start(
         db,
         &[
@@ -34,6 +35,7 @@ fn node(db: &str, bus: &str) -> Binary {
             ("HEARTH_MESSAGES_PER_SECOND", "100000"),
             ("HEARTH_REST_WRITES_PER_SECOND", "100000"),
             ("HEARTH_REGISTER_MAX_PER_WINDOW", "100000"),
+            ("HEARTH_MAX_CONNECTIONS_PER_USER", &sockets.to_string()),
         ],
     )
 }
@@ -46,6 +48,10 @@ struct Cluster {
 }
 
 async fn cluster(n: usize) -> Cluster {
+    cluster_with(n, 32).await
+}
+
+async fn cluster_with(n: usize, sockets: usize) -> Cluster {
     let db = pg::fresh_database_async().await;
     let nats = tokio::task::spawn_blocking(nats::Nats::start)
         .await
@@ -54,7 +60,7 @@ async fn cluster(n: usize) -> Cluster {
     for _ in 0..n {
         let (db, bus) = (db.clone(), nats.url());
         nodes.push(
-            tokio::task::spawn_blocking(move || node(&db, &bus))
+            tokio::task::spawn_blocking(move || node(&db, &bus, sockets))
                 .await
                 .unwrap(),
         );
@@ -147,15 +153,21 @@ impl Cluster {
     }
 
     async fn ws(&self, n: usize, token: &str) -> Ws {
+        let (ws, hello) = self.ws_try(n, token).await;
+        assert_eq!(hello["type"], "connected", "{hello}");
+        ws
+    }
+
+    /// Opens a socket and returns it with its first frame (`connected`, or the refusal).
+    async fn ws_try(&self, n: usize, token: &str) -> (Ws, Value) {
         let url = format!(
             "{}/ws/chat/?token={token}",
             self.base(n).replace("http://", "ws://")
         );
         let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut ws = Ws { stream };
-        let hello = ws.next().await;
-        assert_eq!(hello["type"], "connected", "{hello}");
-        ws
+        let first = ws.next().await;
+        (ws, first)
     }
 }
 
@@ -490,4 +502,36 @@ async fn a_bus_outage_and_a_killed_node_lose_and_duplicate_nothing() {
     let (status, body) = c.health(0).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["db"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_cap_per_user_holds_across_nodes() {
+    let c = cluster_with(3, 2).await;
+    let alice = c.register(0, "alice").await;
+    let first = c.ws(0, &alice.token).await;
+    let _second = c.ws(1, &alice.token).await;
+    // A third socket, on a third node, is one too many.
+    let (mut third, hello) = c.ws_try(2, &alice.token).await;
+    let closed = if hello["type"] == "error" {
+        assert_eq!(hello["code"], "rate_limited", "{hello}");
+        third.next().await
+    } else {
+        hello
+    };
+    assert_eq!(closed["type"], "closed", "{closed}");
+    assert_eq!(closed["code"], 4429, "{closed}");
+    // Once one closes, its place is free on any node.
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_ws, hello) = c.ws_try(2, &alice.token).await;
+        if hello["type"] == "connected" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the closed socket's place was not given back: {hello}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

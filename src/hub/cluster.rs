@@ -7,6 +7,12 @@
 //! A reader task on every node reads the log after the last id it applied, whenever woken and at
 //! least every [`POLL`], and applies other nodes' events to its own sockets.
 //!
+//! The per-user socket cap holds across nodes: before registering a socket, a node counts the
+//! user's sockets on every live node in the `sockets` table and records its own (under a lock
+//! per user), and forgets it when the socket ends. Nodes heartbeat every [`HEARTBEAT`]; the
+//! sockets of a node not seen for [`LIVE`] stop counting (a killed node's users can reconnect
+//! elsewhere at once only up to the cap minus what it held, for at most that long).
+//!
 //! Why the log and not the bus: the database is the log, the bus is a wake-up. Event ids are
 //! committed in id order (inserts hold an advisory lock), so "after the last id applied" never
 //! skips an event: a node whose bus is down, or that missed wake-ups, still delivers every
@@ -34,6 +40,12 @@ pub const OUTBOX: usize = 65_536;
 const BATCH: usize = 1_000;
 /// How long events stay in the log: far longer than any reader lags while it is up.
 const KEEP: Duration = Duration::from_secs(300);
+/// How often a node records that it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+/// A node not seen for this long is dead: its sockets no longer count.
+pub const LIVE: Duration = Duration::from_secs(20);
+/// A dead node's rows are removed after this long.
+const FORGET: Duration = Duration::from_secs(120);
 
 /// One event in the log.
 #[derive(Debug, Serialize, Deserialize)]
@@ -87,6 +99,8 @@ impl From<WireClose> for Close {
 /// The hub of one node among several.
 pub struct ClusterHub {
     local: Arc<LocalHub>,
+    store: Store,
+    node: i64,
     outbox: mpsc::Sender<String>,
     bus: Option<Bus>,
     dropped: AtomicU64,
@@ -106,8 +120,13 @@ impl ClusterHub {
         wake: Arc<Notify>,
     ) -> crate::error::AppResult<Arc<ClusterHub>> {
         let start = store.read(|tx| tx.latest_event_id()).await?;
+        store
+            .write(move |tx| tx.node_heartbeat(node, Timestamp::now().millis()))
+            .await?;
+        let heartbeat = tokio::spawn(heartbeat(store.clone(), node));
         let (outbox, rx) = mpsc::channel(OUTBOX);
         let writer = tokio::spawn(write_log(rx, store.clone(), node, bus.clone()));
+        let store_for_hub = store.clone();
         let reader = tokio::spawn(read_log(
             store,
             node,
@@ -118,10 +137,12 @@ impl ClusterHub {
         ));
         Ok(Arc::new(ClusterHub {
             local,
+            store: store_for_hub,
+            node,
             outbox,
             bus,
             dropped: AtomicU64::new(0),
-            tasks: Mutex::new(vec![writer, reader]),
+            tasks: Mutex::new(vec![writer, reader, heartbeat]),
         }))
     }
 
@@ -147,12 +168,45 @@ impl ClusterHub {
 }
 
 impl Hub for ClusterHub {
+    fn admit<'a>(
+        &'a self,
+        conn: &'a Conn,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), RegisterError>> + Send + 'a>>
+    {
+        let (node, conn_id, user_id) = (self.node, conn.id as i64, conn.user_id);
+        let max = self.local.max_per_user() as i64;
+        Box::pin(async move {
+            let live_since = Timestamp::now().millis() - LIVE.as_millis() as i64;
+            match self
+                .store
+                .write(move |tx| tx.admit_socket(node, conn_id, user_id, max, live_since))
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(RegisterError::TooManyConnections),
+                Err(e) => {
+                    tracing::warn!(error = %e, "sockets of other nodes not counted");
+                    Err(RegisterError::Unavailable)
+                }
+            }
+        })
+    }
+
     fn register(&self, conn: Arc<Conn>) -> Result<(), RegisterError> {
         self.local.register(conn)
     }
 
     fn unregister(&self, conn_id: u64) {
-        self.local.unregister(conn_id)
+        self.local.unregister(conn_id);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (store, node) = (self.store.clone(), self.node);
+            rt.spawn(async move {
+                let id = conn_id as i64;
+                if let Err(e) = store.write(move |tx| tx.remove_socket(node, id)).await {
+                    tracing::warn!(error = %e, "socket not forgotten (it stops counting when this node does)");
+                }
+            });
+        }
     }
 
     fn publish_bytes(&self, audience: &Audience, frame: ByteString) {
@@ -230,6 +284,26 @@ impl Hub for ClusterHub {
 impl Drop for ClusterHub {
     fn drop(&mut self) {
         Hub::stop(self);
+    }
+}
+
+/// Records this node's heartbeat every [`HEARTBEAT`], and forgets nodes dead for [`FORGET`].
+async fn heartbeat(store: Store, node: i64) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = Timestamp::now().millis();
+        let before = now - FORGET.as_millis() as i64;
+        let beat = store
+            .write(move |tx| {
+                tx.node_heartbeat(node, now)?;
+                tx.prune_nodes(before)
+            })
+            .await;
+        if let Err(e) = beat {
+            tracing::warn!(error = %e, "node heartbeat failed");
+        }
     }
 }
 

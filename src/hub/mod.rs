@@ -62,10 +62,23 @@ pub enum RegisterError {
     /// The user has too many open sockets.
     #[error("too many connections for this user")]
     TooManyConnections,
+    /// The sockets of other nodes could not be counted (the database is unavailable).
+    #[error("cannot count the user's connections now")]
+    Unavailable,
 }
 
 /// The fan-out interface the operations use.
 pub trait Hub: Send + Sync + 'static {
+    /// Before [`Hub::register`]: on a cluster, counts the user's sockets on every node and
+    /// takes a place for this one, or refuses it. A single process admits everyone here (its
+    /// cap is checked by `register`).
+    fn admit<'a>(
+        &'a self,
+        _conn: &'a Conn,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), RegisterError>> + Send + 'a>>
+    {
+        Box::pin(std::future::ready(Ok(())))
+    }
     /// Adds a connection, or refuses it when its user has too many.
     fn register(&self, conn: Arc<Conn>) -> Result<(), RegisterError>;
     /// Removes a connection.
@@ -132,6 +145,11 @@ pub struct LocalHub {
 }
 
 impl LocalHub {
+    /// The sockets a user may have open.
+    pub fn max_per_user(&self) -> usize {
+        self.max_per_user
+    }
+
     /// A hub that allows `max_per_user` sockets per user.
     pub fn new(max_per_user: usize) -> Self {
         LocalHub {

@@ -6,7 +6,7 @@
 use crate::app::AppState;
 use crate::auth::{Credential, Principal};
 use crate::error::AppError;
-use crate::hub::{Conn, Endpoint, Outbound};
+use crate::hub::{Conn, Endpoint, Outbound, RegisterError};
 use crate::metrics::Metrics;
 use crate::protocol::Close;
 use crate::protocol::{GuestInfo, Limits, ServerMsg};
@@ -57,9 +57,22 @@ pub async fn run(
         principal.token_id,
         state.config.outbound_queue,
     );
-    if state.hub.register(conn.clone()).is_err() {
-        let close = Close::rate_limited("too many connections for this user", 5000);
-        return reject(session, close, tcp, grace).await;
+    let admitted = match state.hub.admit(&conn).await {
+        Ok(()) => state.hub.register(conn.clone()),
+        Err(e) => Err(e),
+    };
+    match admitted {
+        Ok(()) => {}
+        Err(RegisterError::TooManyConnections) => {
+            // Gives back the place `admit` took on a cluster.
+            state.hub.unregister(conn.id);
+            let close = Close::rate_limited("too many connections for this user", 5000);
+            return reject(session, close, tcp, grace).await;
+        }
+        Err(RegisterError::Unavailable) => {
+            let close = Close::plain(1013, "try again later");
+            return reject(session, close, tcp, grace).await;
+        }
     }
     Metrics::inc(&state.metrics.ws_accepted);
     let out = Writer {

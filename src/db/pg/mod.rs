@@ -14,6 +14,7 @@ pub mod admin;
 pub mod chat;
 pub mod events;
 pub mod notifications;
+pub mod sockets;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
@@ -44,6 +45,9 @@ pub mod locks {
     pub const USER_EVENTS: i64 = 0x4865_6172_7468_0003;
     /// The same for `events` (the cluster's event log).
     pub const EVENTS: i64 = 0x4865_6172_7468_0004;
+    /// The namespace of the per-user locks taken while admitting a socket (the two-key form
+    /// `pg_advisory_xact_lock(SOCKETS, user_id)`).
+    pub const SOCKETS: i32 = 0x4845_0001;
 }
 
 /// How long a job waits for a pooled connection before the database counts as unavailable.

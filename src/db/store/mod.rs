@@ -22,7 +22,8 @@ mod traits;
 pub use postgres::PgTx;
 pub use sqlite::SqliteTx;
 pub use traits::{
-    AdminStore, ChatStore, EventStore, NotificationStore, TaskStore, TokenStore, Tx, UserStore,
+    AdminStore, ChatStore, EventStore, NotificationStore, SocketStore, TaskStore, TokenStore, Tx,
+    UserStore,
 };
 
 use crate::db::health::WriteStatus;

@@ -2,7 +2,8 @@
 //! delegates to the statements in `db::pg::{users, tokens, chat, tasks, notifications, admin}`.
 
 use super::traits::{
-    AdminStore, ChatStore, EventStore, NotificationStore, TaskStore, TokenStore, UserStore,
+    AdminStore, ChatStore, EventStore, NotificationStore, SocketStore, TaskStore, TokenStore,
+    UserStore,
 };
 use super::{Backend, Job, Mode};
 use crate::db::admin::{UserEvent, UserEventKind};
@@ -360,6 +361,28 @@ impl EventStore for PgTx<'_> {
     }
     fn prune_events(&self, before: Timestamp) -> AppResult<usize> {
         pg::events::prune(&mut self.c(), before)
+    }
+}
+
+impl SocketStore for PgTx<'_> {
+    fn node_heartbeat(&self, node: i64, now_ms: i64) -> AppResult<()> {
+        pg::sockets::heartbeat(&mut self.c(), node, now_ms)
+    }
+    fn admit_socket(
+        &self,
+        node: i64,
+        conn_id: i64,
+        user_id: i64,
+        max: i64,
+        live_since: i64,
+    ) -> AppResult<bool> {
+        pg::sockets::admit(&mut self.c(), node, conn_id, user_id, max, live_since)
+    }
+    fn remove_socket(&self, node: i64, conn_id: i64) -> AppResult<()> {
+        pg::sockets::remove(&mut self.c(), node, conn_id)
+    }
+    fn prune_nodes(&self, before: i64) -> AppResult<usize> {
+        pg::sockets::prune(&mut self.c(), before)
     }
 }
 

@@ -2,7 +2,8 @@
 //! the statements in `db::{users, tokens, chat, tasks, notifications}`.
 
 use super::traits::{
-    AdminStore, ChatStore, EventStore, NotificationStore, TaskStore, TokenStore, UserStore,
+    AdminStore, ChatStore, EventStore, NotificationStore, SocketStore, TaskStore, TokenStore,
+    UserStore,
 };
 use super::{Backend, Job, Mode};
 use crate::db::admin::{self, UserEvent, UserEventKind};
@@ -348,6 +349,28 @@ impl EventStore for SqliteTx<'_> {
     }
     fn prune_events(&self, before: Timestamp) -> AppResult<usize> {
         crate::db::events::prune(self.0, before)
+    }
+}
+
+impl SocketStore for SqliteTx<'_> {
+    fn node_heartbeat(&self, node: i64, now_ms: i64) -> AppResult<()> {
+        crate::db::sockets::heartbeat(self.0, node, now_ms)
+    }
+    fn admit_socket(
+        &self,
+        node: i64,
+        conn_id: i64,
+        user_id: i64,
+        max: i64,
+        live_since: i64,
+    ) -> AppResult<bool> {
+        crate::db::sockets::admit(self.0, node, conn_id, user_id, max, live_since)
+    }
+    fn remove_socket(&self, node: i64, conn_id: i64) -> AppResult<()> {
+        crate::db::sockets::remove(self.0, node, conn_id)
+    }
+    fn prune_nodes(&self, before: i64) -> AppResult<usize> {
+        crate::db::sockets::prune(self.0, before)
     }
 }
 

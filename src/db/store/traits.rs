@@ -345,10 +345,41 @@ pub trait EventStore {
     fn prune_events(&self, before: Timestamp) -> AppResult<usize>;
 }
 
+/// The sockets each node of a cluster has open, and the nodes' heartbeats (tables `sockets`,
+/// `nodes`): the per-user socket cap across nodes.
+pub trait SocketStore {
+    /// Records `node`'s heartbeat. SQLite: [`sockets::heartbeat`](crate::db::sockets::heartbeat).
+    fn node_heartbeat(&self, node: i64, now_ms: i64) -> AppResult<()>;
+
+    /// Records a socket of `user_id` on `node` unless the user has `max` on nodes seen since
+    /// `live_since`; returns whether it was recorded. SQLite: [`sockets::admit`](crate::db::sockets::admit).
+    fn admit_socket(
+        &self,
+        node: i64,
+        conn_id: i64,
+        user_id: i64,
+        max: i64,
+        live_since: i64,
+    ) -> AppResult<bool>;
+
+    /// Forgets a socket. SQLite: [`sockets::remove`](crate::db::sockets::remove).
+    fn remove_socket(&self, node: i64, conn_id: i64) -> AppResult<()>;
+
+    /// Forgets nodes not seen since `before`, with their sockets. SQLite: [`sockets::prune`](crate::db::sockets::prune).
+    fn prune_nodes(&self, before: i64) -> AppResult<usize>;
+}
+
 /// Everything the storage can do, as one object: what [`Store::read`](super::Store::read) and [`Store::write`](super::Store::write) hand
-/// to their closure. Implemented for every type that implements the seven traits.
+/// to their closure. Implemented for every type that implements the eight traits.
 pub trait Tx:
-    UserStore + TokenStore + ChatStore + TaskStore + NotificationStore + AdminStore + EventStore
+    UserStore
+    + TokenStore
+    + ChatStore
+    + TaskStore
+    + NotificationStore
+    + AdminStore
+    + EventStore
+    + SocketStore
 {
 }
 
@@ -360,6 +391,7 @@ impl<T> Tx for T where
         + NotificationStore
         + AdminStore
         + EventStore
+        + SocketStore
         + ?Sized
 {
 }

@@ -1,0 +1,63 @@
+//! The sockets every node of a cluster has open, and the nodes' heartbeats: what makes the
+//! per-user socket cap hold across nodes (see `hub::cluster`). SQL only.
+//!
+//! A node counts a user's sockets on every live node (one whose heartbeat is recent), adds its
+//! own, and removes it when the socket ends. A node that dies leaves its rows behind; they stop
+//! counting once its heartbeat is older than the liveness window, and are pruned later.
+
+use crate::error::AppResult;
+use rusqlite::{params, Connection};
+
+/// Records (or refreshes) `node`'s heartbeat.
+pub fn heartbeat(conn: &Connection, node: i64, now_ms: i64) -> AppResult<()> {
+    conn.execute(
+        "INSERT INTO nodes (id, seen_at) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+        params![node, now_ms],
+    )?;
+    Ok(())
+}
+
+/// Counts the user's sockets on nodes seen since `live_since`, and records one more for
+/// `node` unless there are already `max`; returns whether it was recorded.
+pub fn admit(
+    conn: &Connection,
+    node: i64,
+    conn_id: i64,
+    user_id: i64,
+    max: i64,
+    live_since: i64,
+) -> AppResult<bool> {
+    let open: i64 = conn.query_row(
+        "SELECT count(*) FROM sockets s JOIN nodes n ON n.id = s.node
+         WHERE s.user_id = ?1 AND n.seen_at >= ?2",
+        params![user_id, live_since],
+        |r| r.get(0),
+    )?;
+    if open >= max {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO sockets (node, conn_id, user_id) VALUES (?1, ?2, ?3)",
+        params![node, conn_id, user_id],
+    )?;
+    Ok(true)
+}
+
+/// Forgets a socket of `node`.
+pub fn remove(conn: &Connection, node: i64, conn_id: i64) -> AppResult<()> {
+    conn.execute(
+        "DELETE FROM sockets WHERE node = ?1 AND conn_id = ?2",
+        params![node, conn_id],
+    )?;
+    Ok(())
+}
+
+/// Forgets nodes not seen since `before`, and their sockets; returns how many nodes.
+pub fn prune(conn: &Connection, before: i64) -> AppResult<usize> {
+    conn.execute(
+        "DELETE FROM sockets WHERE node IN (SELECT id FROM nodes WHERE seen_at < ?1)",
+        [before],
+    )?;
+    Ok(conn.execute("DELETE FROM nodes WHERE seen_at < ?1", [before])?)
+}
