@@ -535,3 +535,82 @@ async fn the_socket_cap_per_user_holds_across_nodes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs `hearth ARGS...` with `stdin` as standard input; returns (success, stdout + stderr).
+fn hearth(args: &[&str], stdin: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hearth"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_works_against_postgresql() {
+    let c = cluster(2).await;
+    let db = c.db.clone();
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        hearth(
+            &["user", "create", "boss", "--staff", "--db", &db],
+            "password123\n",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}");
+    // The staff user made on the command line signs in on any node.
+    let r = c
+        .http
+        .post(format!("{}/api/auth/login", c.base(1)))
+        .json(&json!({"username": "boss", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["user"]["is_staff"], true, "{v}");
+    let token = v["token"].as_str().unwrap().to_string();
+    // `hearth user revoke` closes the user's sockets on every node.
+    let mut on_0 = c.ws(0, &token).await;
+    let mut on_1 = c.ws(1, &token).await;
+    let db = c.db.clone();
+    let (ok, out) =
+        tokio::task::spawn_blocking(move || hearth(&["user", "revoke", "boss", "--db", &db], ""))
+            .await
+            .unwrap();
+    assert!(ok, "{out}");
+    for ws in [&mut on_0, &mut on_1] {
+        let closed = ws.next_of("closed").await;
+        assert_eq!(closed["code"], 4401, "{closed}");
+    }
+    // A backup of PostgreSQL is refused, saying what to use (and never showing a password).
+    let (ok, out) = hearth(
+        &[
+            "backup",
+            "/tmp/never.db",
+            "--db",
+            "postgres://u:sekrit@127.0.0.1:1/x",
+        ],
+        "",
+    );
+    assert!(
+        !ok && out.contains("pg_dump") && !out.contains("sekrit"),
+        "{out}"
+    );
+}

@@ -11,6 +11,13 @@ use std::time::Duration;
 /// `to`, checked with `PRAGMA quick_check`, then renamed into place; an existing `to` is
 /// never overwritten. Returns the copy's size in bytes.
 pub fn backup(from: &str, to: &str) -> Result<u64, String> {
+    if crate::db::pg::is_url(from) {
+        return Err(format!(
+            "hearth backup copies a SQLite file; back up PostgreSQL ({}) with its own tools \
+             (pg_dump, or base backups with WAL archiving)",
+            crate::db::pg::redact(from)
+        ));
+    }
     if !Path::new(from).is_file() {
         return Err(format!("database {from} does not exist"));
     }
