@@ -140,6 +140,7 @@ CREATE TABLE IF NOT EXISTS sockets (
     node    BIGINT NOT NULL,
     conn_id BIGINT NOT NULL,
     user_id BIGINT NOT NULL,
+    chat    BOOLEAN NOT NULL DEFAULT FALSE,           -- a /ws/chat/ socket (presence)
     PRIMARY KEY (node, conn_id)
 );
 CREATE INDEX IF NOT EXISTS sockets_user ON sockets(user_id);

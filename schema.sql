@@ -136,6 +136,7 @@ CREATE TABLE IF NOT EXISTS sockets (
     node    INTEGER NOT NULL,
     conn_id INTEGER NOT NULL,
     user_id INTEGER NOT NULL,
+    chat    INTEGER NOT NULL DEFAULT 0,                -- a /ws/chat/ socket (presence)
     PRIMARY KEY (node, conn_id)
 );
 CREATE INDEX IF NOT EXISTS sockets_user ON sockets(user_id);

@@ -5,7 +5,10 @@
 //! flap; during it the user still counts as online.
 //!
 //! The state is per process, in memory, one entry per user with a socket or within the grace
-//! period (so it is bounded by the sockets the hub admits).
+//! period (so it is bounded by the sockets the hub admits). On a cluster a user is online while
+//! they have a `/ws/chat/` socket on any live node: a node asks the hub about the other nodes
+//! (the `sockets` table) before announcing a user online (not if they already were elsewhere)
+//! or offline (not if they still are elsewhere), and when listing members.
 
 use crate::db::store::Store;
 use crate::hub::{Audience, Endpoint, Hub};
@@ -57,9 +60,29 @@ impl Presence {
         self.inner.users.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether the user counts as online (a socket open, or closed less than the grace ago).
+    /// Whether the user counts as online on this node (a socket open, or closed less than the
+    /// grace ago).
     pub fn is_online(&self, user_id: i64) -> bool {
         self.users().contains_key(&user_id)
+    }
+
+    /// Which of `users` are online, on this node or another.
+    pub async fn online_among(&self, users: &[i64]) -> std::collections::HashSet<i64> {
+        let (mut online, elsewhere): (std::collections::HashSet<i64>, Vec<i64>) = {
+            let local = self.users();
+            let mut here = std::collections::HashSet::new();
+            let mut rest = Vec::new();
+            for &u in users {
+                if local.contains_key(&u) {
+                    here.insert(u);
+                } else {
+                    rest.push(u);
+                }
+            }
+            (here, rest)
+        };
+        online.extend(self.inner.hub.chat_elsewhere(elsewhere).await);
+        online
     }
 
     /// A `/ws/chat/` socket of the user opened. Announces them online if they were not.
@@ -112,10 +135,20 @@ impl Presence {
         });
     }
 
-    /// Pushes the change to everyone who shares a room with the user, after looking them up.
+    /// Pushes the change to everyone who shares a room with the user, after looking them up,
+    /// unless the user has a chat socket on another node (then nothing changed for others).
     fn announce(&self, user_id: i64, online: bool, at: Timestamp) {
         let this = self.clone();
         tokio::spawn(async move {
+            if !this
+                .inner
+                .hub
+                .chat_elsewhere(vec![user_id])
+                .await
+                .is_empty()
+            {
+                return;
+            }
             let audience = match this
                 .inner
                 .store

@@ -36,6 +36,7 @@ fn node(db: &str, bus: &str, sockets: usize) -> Binary {
             ("HEARTH_REST_WRITES_PER_SECOND", "100000"),
             ("HEARTH_REGISTER_MAX_PER_WINDOW", "100000"),
             ("HEARTH_MAX_CONNECTIONS_PER_USER", &sockets.to_string()),
+            ("HEARTH_PRESENCE_GRACE_MS", "300"),
         ],
     )
 }
@@ -202,6 +203,16 @@ impl Ws {
                 return f;
             }
             assert_ne!(f["type"], "closed", "closed while waiting for {ty}: {f}");
+        }
+    }
+
+    /// The next `presence` frame about `user`.
+    async fn presence_of(&mut self, user: i64) -> Value {
+        loop {
+            let f = self.next_of("presence").await;
+            if f["user_id"] == user {
+                return f;
+            }
         }
     }
 
@@ -612,5 +623,64 @@ async fn the_command_line_works_against_postgresql() {
     assert!(
         !ok && out.contains("pg_dump") && !out.contains("sekrit"),
         "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_counts_the_sockets_of_every_node() {
+    let c = cluster(3).await;
+    let alice = c.register(0, "alice").await;
+    let bob = c.register(0, "bob").await;
+    let room = room(&c, 0, &alice, "presence", &["bob"]).await;
+    let mut bob_ws = c.ws(0, &bob.token).await;
+    // Alice comes online on node 1: bob, on node 0, hears it.
+    let alice_1 = c.ws(1, &alice.token).await;
+    let p = bob_ws.presence_of(alice.id).await;
+    assert_eq!(
+        (p["user_id"].as_i64(), p["online"].as_bool()),
+        (Some(alice.id), Some(true))
+    );
+    // A second socket on node 2, then the first closes: she is still online (on node 2), so
+    // no one is told otherwise, and the member list on node 0 says online.
+    let alice_2 = c.ws(2, &alice.token).await;
+    drop(alice_1);
+    // Past the 300 ms grace (an absence can only be awaited this way), then a message: it must
+    // be the next thing bob hears of alice.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.send(2, &alice.token, room, "still here", "p1").await;
+    loop {
+        let f = bob_ws.next().await;
+        assert!(
+            !(f["type"] == "presence" && f["user_id"] == alice.id),
+            "alice announced offline while online on node 2: {f}"
+        );
+        if f["type"] == "message" {
+            break;
+        }
+    }
+    let members: Value = c
+        .http
+        .get(format!("{}/api/rooms/{room}/members", c.base(0)))
+        .bearer_auth(&bob.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let a = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["id"] == alice.id)
+        .cloned()
+        .unwrap();
+    assert_eq!(a["online"], true, "{members}");
+    // Her last socket closes: now she is offline, everywhere.
+    drop(alice_2);
+    let p = bob_ws.presence_of(alice.id).await;
+    assert_eq!(
+        (p["user_id"].as_i64(), p["online"].as_bool()),
+        (Some(alice.id), Some(false))
     );
 }

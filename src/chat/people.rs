@@ -22,10 +22,12 @@ impl Chat {
                 tx.room_members(room.id)
             })
             .await?;
+        let ids: Vec<i64> = rows.iter().map(|(u, _)| u.id).collect();
+        let online = self.presence.online_among(&ids).await;
         Ok(rows
             .into_iter()
             .map(|(user, last_read_message_id)| Member {
-                online: self.presence.is_online(user.id),
+                online: online.contains(&user.id),
                 user,
                 last_read_message_id,
             })

@@ -20,11 +20,13 @@ pub fn heartbeat(conn: &Connection, node: i64, now_ms: i64) -> AppResult<()> {
 
 /// Counts the user's sockets on nodes seen since `live_since`, and records one more for
 /// `node` unless there are already `max`; returns whether it was recorded.
+#[allow(clippy::too_many_arguments)]
 pub fn admit(
     conn: &Connection,
     node: i64,
     conn_id: i64,
     user_id: i64,
+    chat: bool,
     max: i64,
     live_since: i64,
 ) -> AppResult<bool> {
@@ -38,10 +40,30 @@ pub fn admit(
         return Ok(false);
     }
     conn.execute(
-        "INSERT OR REPLACE INTO sockets (node, conn_id, user_id) VALUES (?1, ?2, ?3)",
-        params![node, conn_id, user_id],
+        "INSERT OR REPLACE INTO sockets (node, conn_id, user_id, chat) VALUES (?1, ?2, ?3, ?4)",
+        params![node, conn_id, user_id, chat],
     )?;
     Ok(true)
+}
+
+/// Which of `users` have a `/ws/chat/` socket on a live node other than `node`.
+pub fn chat_elsewhere(
+    conn: &Connection,
+    users: &[i64],
+    node: i64,
+    live_since: i64,
+) -> AppResult<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM sockets s JOIN nodes n ON n.id = s.node
+         WHERE s.user_id = ?1 AND s.chat = 1 AND s.node <> ?2 AND n.seen_at >= ?3 LIMIT 1",
+    )?;
+    let mut out = Vec::new();
+    for &u in users {
+        if stmt.exists(params![u, node, live_since])? {
+            out.push(u);
+        }
+    }
+    Ok(out)
 }
 
 /// Forgets a socket of `node`.

@@ -174,12 +174,13 @@ impl Hub for ClusterHub {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), RegisterError>> + Send + 'a>>
     {
         let (node, conn_id, user_id) = (self.node, conn.id as i64, conn.user_id);
+        let chat = conn.endpoint == Endpoint::Chat;
         let max = self.local.max_per_user() as i64;
         Box::pin(async move {
             let live_since = Timestamp::now().millis() - LIVE.as_millis() as i64;
             match self
                 .store
-                .write(move |tx| tx.admit_socket(node, conn_id, user_id, max, live_since))
+                .write(move |tx| tx.admit_socket(node, conn_id, user_id, chat, max, live_since))
                 .await
             {
                 Ok(true) => Ok(()),
@@ -189,6 +190,26 @@ impl Hub for ClusterHub {
                     Err(RegisterError::Unavailable)
                 }
             }
+        })
+    }
+
+    fn chat_elsewhere(
+        &self,
+        users: Vec<i64>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<i64>> + Send + '_>> {
+        let node = self.node;
+        Box::pin(async move {
+            if users.is_empty() {
+                return Vec::new();
+            }
+            let live_since = Timestamp::now().millis() - LIVE.as_millis() as i64;
+            self.store
+                .read(move |tx| tx.chat_sockets_elsewhere(&users, node, live_since))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "presence on other nodes not read");
+                    Vec::new()
+                })
         })
     }
 

@@ -79,6 +79,14 @@ pub trait Hub: Send + Sync + 'static {
     {
         Box::pin(std::future::ready(Ok(())))
     }
+    /// Which of `users` have a `/ws/chat/` socket on another node (presence on a cluster;
+    /// nobody, for a single process).
+    fn chat_elsewhere(
+        &self,
+        _users: Vec<i64>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<i64>> + Send + '_>> {
+        Box::pin(std::future::ready(Vec::new()))
+    }
     /// Adds a connection, or refuses it when its user has too many.
     fn register(&self, conn: Arc<Conn>) -> Result<(), RegisterError>;
     /// Removes a connection.

@@ -17,11 +17,13 @@ pub fn heartbeat(c: &mut PgTransaction<'_>, node: i64, now_ms: i64) -> AppResult
 /// Counts the user's sockets on live nodes and records one more unless there are already
 /// `max`. Holds a transaction-scoped advisory lock on the user (namespace
 /// [`locks::SOCKETS`]), so two nodes admitting the same user at once count one after the other.
+#[allow(clippy::too_many_arguments)]
 pub fn admit(
     c: &mut PgTransaction<'_>,
     node: i64,
     conn_id: i64,
     user_id: i64,
+    chat: bool,
     max: i64,
     live_since: i64,
 ) -> AppResult<bool> {
@@ -40,11 +42,29 @@ pub fn admit(
         return Ok(false);
     }
     c.execute(
-        "INSERT INTO sockets (node, conn_id, user_id) VALUES ($1, $2, $3)
-         ON CONFLICT (node, conn_id) DO UPDATE SET user_id = excluded.user_id",
-        &[&node, &conn_id, &user_id],
+        "INSERT INTO sockets (node, conn_id, user_id, chat) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (node, conn_id) DO UPDATE SET user_id = excluded.user_id, chat = excluded.chat",
+        &[&node, &conn_id, &user_id, &chat],
     )?;
     Ok(true)
+}
+
+/// Which of `users` have a `/ws/chat/` socket on a live node other than `node`.
+pub fn chat_elsewhere(
+    c: &mut PgTransaction<'_>,
+    users: &[i64],
+    node: i64,
+    live_since: i64,
+) -> AppResult<Vec<i64>> {
+    let rows = c.query(
+        "SELECT DISTINCT s.user_id FROM sockets s JOIN nodes n ON n.id = s.node
+         WHERE s.user_id = ANY($1) AND s.chat AND s.node <> $2 AND n.seen_at >= $3",
+        &[&users, &node, &live_since],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?)
 }
 
 /// Forgets a socket of `node`.

@@ -373,10 +373,19 @@ impl SocketStore for PgTx<'_> {
         node: i64,
         conn_id: i64,
         user_id: i64,
+        chat: bool,
         max: i64,
         live_since: i64,
     ) -> AppResult<bool> {
-        pg::sockets::admit(&mut self.c(), node, conn_id, user_id, max, live_since)
+        pg::sockets::admit(&mut self.c(), node, conn_id, user_id, chat, max, live_since)
+    }
+    fn chat_sockets_elsewhere(
+        &self,
+        users: &[i64],
+        node: i64,
+        live_since: i64,
+    ) -> AppResult<Vec<i64>> {
+        pg::sockets::chat_elsewhere(&mut self.c(), users, node, live_since)
     }
     fn remove_socket(&self, node: i64, conn_id: i64) -> AppResult<()> {
         pg::sockets::remove(&mut self.c(), node, conn_id)

@@ -361,10 +361,19 @@ impl SocketStore for SqliteTx<'_> {
         node: i64,
         conn_id: i64,
         user_id: i64,
+        chat: bool,
         max: i64,
         live_since: i64,
     ) -> AppResult<bool> {
-        crate::db::sockets::admit(self.0, node, conn_id, user_id, max, live_since)
+        crate::db::sockets::admit(self.0, node, conn_id, user_id, chat, max, live_since)
+    }
+    fn chat_sockets_elsewhere(
+        &self,
+        users: &[i64],
+        node: i64,
+        live_since: i64,
+    ) -> AppResult<Vec<i64>> {
+        crate::db::sockets::chat_elsewhere(self.0, users, node, live_since)
     }
     fn remove_socket(&self, node: i64, conn_id: i64) -> AppResult<()> {
         crate::db::sockets::remove(self.0, node, conn_id)

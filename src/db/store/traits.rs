@@ -353,14 +353,25 @@ pub trait SocketStore {
 
     /// Records a socket of `user_id` on `node` unless the user has `max` on nodes seen since
     /// `live_since`; returns whether it was recorded. SQLite: [`sockets::admit`](crate::db::sockets::admit).
+    #[allow(clippy::too_many_arguments)]
     fn admit_socket(
         &self,
         node: i64,
         conn_id: i64,
         user_id: i64,
+        chat: bool,
         max: i64,
         live_since: i64,
     ) -> AppResult<bool>;
+
+    /// Which of `users` have a `/ws/chat/` socket on a live node other than `node` (presence).
+    /// SQLite: [`sockets::chat_elsewhere`](crate::db::sockets::chat_elsewhere).
+    fn chat_sockets_elsewhere(
+        &self,
+        users: &[i64],
+        node: i64,
+        live_since: i64,
+    ) -> AppResult<Vec<i64>>;
 
     /// Forgets a socket. SQLite: [`sockets::remove`](crate::db::sockets::remove).
     fn remove_socket(&self, node: i64, conn_id: i64) -> AppResult<()>;
