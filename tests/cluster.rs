@@ -343,6 +343,29 @@ async fn three_nodes_behave_as_one_server() {
         ws.messages_until(&want, who).await;
     }
 
+    // A long-poll on node 2 wakes when a message is stored on node 0.
+    let (http, base, token) = (c.http.clone(), c.base(2).to_string(), carol.token.clone());
+    let after = first["id"].as_i64().unwrap();
+    let poll = tokio::spawn(async move {
+        http.get(format!("{base}/api/sync?after={after}&wait=15"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    // Once the poll is waiting (its first read found nothing), a message on node 0.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let woke = c.send(0, &alice.token, room, "wake up", "wake-1").await;
+    let page = poll.await.unwrap();
+    assert_eq!(page["messages"][0]["id"], woke["id"], "{page}");
+    let want: HashSet<i64> = [woke["id"].as_i64().unwrap()].into();
+    for (who, ws) in &mut sockets {
+        ws.messages_until(&want, who).await;
+    }
+
     // Point 4: edits, typing and read receipts made on one node reach sockets on the others.
     let edited = c
         .http
