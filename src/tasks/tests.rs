@@ -439,6 +439,14 @@ async fn node_of(kit: &Kit, id: i64) -> Option<i64> {
         .unwrap()
 }
 
+/// Lets a kit's start-up scans for queued tasks (kicked at start) pass, so that a task queued
+/// afterwards is found only by the periodic scan. Not a wait for the outcome under test: on a
+/// slow machine the scans may still come later, which lets the test pass without polling, never
+/// fail with it.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 /// One slow task at a time per node (a pause of 50 ms after every 1000 numbers: 100 000 take
 /// over 5 s).
 fn one_slow_worker() -> Options {
@@ -548,6 +556,7 @@ async fn a_task_queued_on_a_full_node_runs_on_another() {
     // B is up before the task is queued, so nothing kicks its scheduler: it finds the task by
     // looking.
     let b = Kit::start(db.clone(), Options::default()).await;
+    settle().await;
     let small = a.tasks.start(&alice, generate("212", 3)).await.unwrap();
     let done = await_status(
         &b,
@@ -583,6 +592,7 @@ async fn a_task_queued_on_a_stopped_node_runs_on_another() {
     let a = Kit::start(db.clone(), Options::default()).await;
     let b = Kit::start(db.clone(), Options::default()).await;
     a.tasks.stop();
+    settle().await;
     let alice = a.user("alice").await;
     let task = a.tasks.start(&alice, generate("415", 3)).await.unwrap();
     await_status(
