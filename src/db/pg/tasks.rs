@@ -71,7 +71,16 @@ pub fn insert(
 
 /// How many tasks of a user are `queued` or `running` (uses the partial index
 /// `tasks_user_active`).
+///
+/// First locks the user's row until the transaction ends (`FOR NO KEY UPDATE`, which does not
+/// block inserts that reference the user): under READ COMMITTED two concurrent starts would
+/// otherwise both count the same tasks and both insert, past `max_active_tasks_per_user`.
+/// SQLite serializes write transactions, so its count needs no lock.
 pub fn count_active(c: &mut PgTransaction<'_>, user_id: i64) -> AppResult<i64> {
+    c.query_opt(
+        "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        &[&user_id],
+    )?;
     Ok(c.query_one(
         &format!("SELECT count(*) FROM tasks WHERE user_id = $1 AND {ACTIVE}"),
         &[&user_id],
