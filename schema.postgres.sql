@@ -93,6 +93,12 @@ CREATE TABLE IF NOT EXISTS tasks (
     started_at     BIGINT,
     finished_at    BIGINT
 );
+-- Leases (src/tasks/runner.rs): the node running the task (random per process start), the time
+-- (ms) until which its lease holds (renewed while it runs), and whether its owner asked to cancel
+-- it (through any node). Added here, not in the CREATE TABLE, so databases from before get them.
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS node BIGINT;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS lease_until BIGINT;
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS cancel_requested BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS tasks_user ON tasks(user_id, id);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, id);
 CREATE INDEX IF NOT EXISTS tasks_user_active ON tasks(user_id)

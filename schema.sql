@@ -86,7 +86,13 @@ CREATE TABLE IF NOT EXISTS tasks (
     error          TEXT,
     created_at     INTEGER NOT NULL,
     started_at     INTEGER,
-    finished_at    INTEGER
+    finished_at    INTEGER,
+    -- Leases (src/tasks/runner.rs): the node running the task (random per process start), the
+    -- time (ms) until which its lease holds (renewed while it runs), and whether its owner asked
+    -- to cancel it (through any node). Databases from before these columns get them in `migrate`.
+    node             INTEGER,
+    lease_until      INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tasks_user ON tasks(user_id, id);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, id);

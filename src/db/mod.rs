@@ -253,9 +253,38 @@ fn migrate(conn: &mut Connection) -> AppResult<()> {
         )));
     }
     // Steps for versions that `IF NOT EXISTS` cannot express go here, keyed on `version`.
+    add_task_lease_columns(&tx)?;
     tx.execute_batch(SCHEMA)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// The task lease columns (`node`, `lease_until`, `cancel_requested`) that `tasks` tables made
+/// before them lack: added where missing (a fresh database gets them from [`SCHEMA`]). Guarded
+/// by `pragma table_info` rather than a version step, so it is idempotent and works on every
+/// version-1 database, with or without them.
+fn add_task_lease_columns(tx: &Connection) -> AppResult<()> {
+    let mut stmt = tx.prepare("SELECT name FROM pragma_table_info('tasks')")?;
+    let have: Vec<String> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if have.is_empty() {
+        // No tasks table yet: the schema creates it whole.
+        return Ok(());
+    }
+    for (name, decl) in [
+        ("node", "node INTEGER"),
+        ("lease_until", "lease_until INTEGER"),
+        (
+            "cancel_requested",
+            "cancel_requested INTEGER NOT NULL DEFAULT 0",
+        ),
+    ] {
+        if !have.iter().any(|h| h == name) {
+            tx.execute_batch(&format!("ALTER TABLE tasks ADD COLUMN {decl}"))?;
+        }
+    }
     Ok(())
 }
 
@@ -322,6 +351,56 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         drop(db);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_tasks_table_from_before_leases_gets_the_lease_columns() {
+        let dir = std::env::temp_dir().join(format!("hearth-leases-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        let _ = std::fs::remove_file(&path);
+        let p = path.to_str().unwrap();
+        {
+            // A version-1 database written before the columns existed, with a task in it.
+            let db = Db::open(p).unwrap();
+            let c = db.conn().unwrap();
+            c.execute_batch(
+                "ALTER TABLE tasks DROP COLUMN node;
+                 ALTER TABLE tasks DROP COLUMN lease_until;
+                 ALTER TABLE tasks DROP COLUMN cancel_requested;
+                 INSERT INTO users (id, username, display_name, created_at)
+                     VALUES (7, 'ivy', 'Ivy', 0);
+                 INSERT INTO tasks (user_id, kind, params, status, created_at)
+                     VALUES (7, 'generate_numbers', '{}', 'running', 0);",
+            )
+            .unwrap();
+        }
+        let columns = |db: &Db| -> Vec<String> {
+            let c = db.conn().unwrap();
+            let mut stmt = c
+                .prepare("SELECT name FROM pragma_table_info('tasks')")
+                .unwrap();
+            let names = stmt.query_map([], |r| r.get(0)).unwrap();
+            names.collect::<Result<_, _>>().unwrap()
+        };
+        for _ in 0..2 {
+            let db = Db::open(p).unwrap();
+            let have = columns(&db);
+            for name in ["node", "lease_until", "cancel_requested"] {
+                assert!(have.iter().any(|h| h == name), "{name} in {have:?}");
+            }
+            let (node, lease, cancel): (Option<i64>, Option<i64>, i64) = db
+                .conn()
+                .unwrap()
+                .query_row(
+                    "SELECT node, lease_until, cancel_requested FROM tasks",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!((node, lease, cancel), (None, None, 0));
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

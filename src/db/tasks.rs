@@ -241,26 +241,56 @@ pub fn active_of_user(conn: &Connection, user_id: i64) -> AppResult<Vec<Task>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Every queued task, oldest first.
-pub fn queued(conn: &Connection) -> AppResult<Vec<Task>> {
+/// The oldest `limit` queued tasks, oldest first.
+pub fn queued(conn: &Connection, limit: i64) -> AppResult<Vec<Task>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE status = ?1 ORDER BY id"
+        "SELECT {COLUMNS} FROM tasks WHERE status = ?1 ORDER BY id LIMIT ?2"
     ))?;
-    let rows = stmt.query_map([TaskStatus::Queued], from_row)?;
+    let rows = stmt.query_map(params![TaskStatus::Queued, limit], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Moves a queued task to running; `false` if it was no longer queued (cancelled meanwhile).
-pub fn mark_running(conn: &Connection, id: i64) -> AppResult<bool> {
+/// Moves a queued task to running on `node`, its lease held until `lease_until` (ms); `false`
+/// if it was no longer queued (cancelled meanwhile, or claimed by another node).
+pub fn mark_running(conn: &Connection, id: i64, node: i64, lease_until: i64) -> AppResult<bool> {
     Ok(conn.execute(
-        "UPDATE tasks SET status = ?3, started_at = ?2 WHERE id = ?1 AND status = ?4",
+        "UPDATE tasks SET status = ?3, started_at = ?2, node = ?5, lease_until = ?6
+         WHERE id = ?1 AND status = ?4",
         params![
             id,
             Timestamp::now().millis(),
             TaskStatus::Running,
-            TaskStatus::Queued
+            TaskStatus::Queued,
+            node,
+            lease_until
         ],
     )? == 1)
+}
+
+/// Extends the leases of every task running on `node` to `lease_until` (ms); how many.
+pub fn renew_leases(conn: &Connection, node: i64, lease_until: i64) -> AppResult<usize> {
+    Ok(conn.execute(
+        "UPDATE tasks SET lease_until = ?2 WHERE node = ?1 AND status = ?3",
+        params![node, lease_until, TaskStatus::Running],
+    )?)
+}
+
+/// Asks whichever node runs the task to stop it; `false` if it is not running.
+pub fn request_cancel(conn: &Connection, id: i64) -> AppResult<bool> {
+    Ok(conn.execute(
+        "UPDATE tasks SET cancel_requested = 1 WHERE id = ?1 AND status = ?2",
+        params![id, TaskStatus::Running],
+    )? == 1)
+}
+
+/// The ids of tasks running on `node` whose cancel was requested (at most `limit`).
+pub fn cancel_requested(conn: &Connection, node: i64, limit: i64) -> AppResult<Vec<i64>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM tasks WHERE node = ?1 AND status = ?2 AND cancel_requested
+         ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![node, TaskStatus::Running, limit], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Records progress.
@@ -321,23 +351,41 @@ pub fn cancel_queued(conn: &Connection, id: i64) -> AppResult<bool> {
     )? == 1)
 }
 
-/// At start: tasks left running by a previous process become `interrupted` (progress kept).
-/// Returns them.
-pub fn interrupt_running(conn: &Connection) -> AppResult<Vec<Task>> {
+/// Whether a running task's lease ended before `now` (ms) or it has none: what
+/// [`interrupt_expired`] would change (a read, so that idle sweeps write nothing).
+pub fn any_expired(conn: &Connection, now: i64) -> AppResult<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tasks
+                        WHERE status = ?1 AND (lease_until IS NULL OR lease_until < ?2))",
+        params![TaskStatus::Running, now],
+        |r| r.get(0),
+    )?)
+}
+
+/// Running tasks whose node is gone become `interrupted` (progress kept): those whose lease
+/// ended before `now` (ms), and those without one (left by a version without leases). At most
+/// `limit` of them, oldest first; returns them as they were before (still `running`). Writes are
+/// serialized, so the select and the update see the same rows.
+pub fn interrupt_expired(conn: &Connection, now: i64, limit: i64) -> AppResult<Vec<Task>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM tasks WHERE status = ?1 ORDER BY id"
+        "SELECT {COLUMNS} FROM tasks
+         WHERE status = ?1 AND (lease_until IS NULL OR lease_until < ?2)
+         ORDER BY id LIMIT ?3"
     ))?;
     let tasks: Vec<Task> = stmt
-        .query_map([TaskStatus::Running], from_row)?
+        .query_map(params![TaskStatus::Running, now, limit], from_row)?
         .collect::<Result<_, _>>()?;
-    conn.execute(
-        "UPDATE tasks SET status = ?2, finished_at = ?1 WHERE status = ?3",
-        params![
-            Timestamp::now().millis(),
+    let mut update = conn
+        .prepare("UPDATE tasks SET status = ?2, finished_at = ?3 WHERE id = ?1 AND status = ?4")?;
+    let at = Timestamp::now().millis();
+    for t in &tasks {
+        update.execute(params![
+            t.id,
             TaskStatus::Interrupted,
+            at,
             TaskStatus::Running
-        ],
-    )?;
+        ])?;
+    }
     Ok(tasks)
 }
 
@@ -420,5 +468,66 @@ mod tests {
             .unwrap();
         c.execute("UPDATE tasks SET status = 'paused'", []).unwrap();
         assert!(by_id(&c, task.id).is_err());
+    }
+
+    #[test]
+    fn leases_claims_and_cancel_requests() {
+        let db = Db::open(":memory:").unwrap();
+        let c = db.conn().unwrap();
+        let user = crate::db::users::insert(&c, "alice", "Alice", None, false, false).unwrap();
+        let p = serde_json::json!({});
+        let now = Timestamp::now().millis();
+        let [a, b, c3, q] =
+            [0; 4].map(|_| insert(&c, user.id, "generate_numbers", &p, 3).unwrap().id);
+        // Claims are exclusive: the second finds the task no longer queued.
+        assert!(mark_running(&c, a, 1, now + 30_000).unwrap());
+        assert!(!mark_running(&c, a, 2, now + 30_000).unwrap());
+        assert!(mark_running(&c, b, 2, now - 1).unwrap());
+        assert!(mark_running(&c, c3, 1, now - 1).unwrap());
+        let lease = |id: i64| -> (Option<i64>, Option<i64>) {
+            c.query_row(
+                "SELECT node, lease_until FROM tasks WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(lease(a), (Some(1), Some(now + 30_000)));
+        assert_eq!(
+            queued(&c, 10)
+                .unwrap()
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>(),
+            [q]
+        );
+        assert!(queued(&c, 0).unwrap().is_empty());
+
+        // Node 1 renews its own leases only.
+        assert_eq!(renew_leases(&c, 1, now + 60_000).unwrap(), 2);
+        assert_eq!(lease(c3), (Some(1), Some(now + 60_000)));
+        assert_eq!(lease(b), (Some(2), Some(now - 1)));
+
+        // A cancel request is for running tasks, and read by their node.
+        assert!(request_cancel(&c, a).unwrap());
+        assert!(!request_cancel(&c, q).unwrap());
+        assert_eq!(cancel_requested(&c, 1, 10).unwrap(), [a]);
+        assert!(cancel_requested(&c, 2, 10).unwrap().is_empty());
+        assert!(cancel_requested(&c, 1, 0).unwrap().is_empty());
+
+        // Only node 2's task has an expired lease.
+        assert!(any_expired(&c, now).unwrap());
+        let gone = interrupt_expired(&c, now, 10).unwrap();
+        assert_eq!(gone.iter().map(|t| t.id).collect::<Vec<_>>(), [b]);
+        assert_eq!(
+            by_id(&c, b).unwrap().unwrap().status,
+            TaskStatus::Interrupted
+        );
+        assert!(!any_expired(&c, now).unwrap());
+        // At most `limit`, oldest first.
+        assert!(any_expired(&c, now + 120_000).unwrap());
+        let first = interrupt_expired(&c, now + 120_000, 1).unwrap();
+        assert_eq!(first.iter().map(|t| t.id).collect::<Vec<_>>(), [a]);
+        assert_eq!(by_id(&c, c3).unwrap().unwrap().status, TaskStatus::Running);
     }
 }

@@ -72,8 +72,8 @@ pub enum TaskResult {
 }
 
 impl Tasks {
-    /// Starts the tasks service: records tasks left running by the last shutdown as
-    /// interrupted and starts the scheduler.
+    /// Starts the tasks service: records tasks left running by a node that is gone (lease
+    /// ended, or none) as interrupted and starts the scheduler (see [`runner`] for the leases).
     pub async fn start_service(
         store: Store,
         hub: Arc<dyn Hub>,
@@ -214,15 +214,13 @@ impl Tasks {
                         self.push(t.user_id, &ServerMsg::TaskCancelled { task: t });
                         crate::notifications::publish(&*self.shared.hub, note.as_slice());
                     }
-                    // It started meanwhile: stop it instead.
-                    None => {
-                        self.shared.runner.cancel(task.id);
-                    }
+                    // It started meanwhile (here or on another node): stop it instead.
+                    None => self.cancel_running(task.id).await?,
                 }
                 Ok(task.id)
             }
             TaskStatus::Running => {
-                self.shared.runner.cancel(task.id);
+                self.cancel_running(task.id).await?;
                 Ok(task.id)
             }
             TaskStatus::Completed
@@ -232,6 +230,18 @@ impl Tasks {
                 Err(AppError::Conflict(format!("task already {}", task.status)))
             }
         }
+    }
+
+    /// Asks a running task to stop: at once if it runs on this node, and through its row for
+    /// whichever node runs it (that node reads `cancel_requested` every
+    /// [`runner::CANCEL_POLL`]). A task that has ended meanwhile is left as it ended.
+    async fn cancel_running(&self, task_id: i64) -> AppResult<()> {
+        self.shared.runner.cancel(task_id);
+        self.shared
+            .store
+            .write(move |tx| tx.request_task_cancel(task_id))
+            .await?;
+        Ok(())
     }
 
     /// A task's full result: JSON, or CSV for tabular kinds; with `number_type`, only the rows of

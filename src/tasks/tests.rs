@@ -1,15 +1,18 @@
 //! The tasks service and its runner on an in-memory store and an in-process hub (no HTTP
 //! server).
 
+use crate::db::tasks::Task;
 use crate::db::tasks::{self as task_store, TaskStatus};
 use crate::db::users;
+use crate::db::users::User;
 use crate::error::AppError;
 use crate::hub::Endpoint;
 use crate::protocol::tasks::{GetTasks, StartTask};
 use crate::tasks::{TaskLimits, TaskResult, ACTIVE_TASKS_RETRY_AFTER};
 use crate::testkit::{self, err, err_code, kit, kit_with, Kit, Options};
+use crate::time::Timestamp;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn generate(area_code: &str, quantity: i64) -> StartTask {
     StartTask {
@@ -30,6 +33,14 @@ fn csv_of(r: TaskResult) -> String {
         TaskResult::Csv(s) => s,
         TaskResult::Json(_) => panic!("asked for CSV, got JSON"),
     }
+}
+
+/// The node id of a node that is gone (runners take random ones).
+const DEAD_NODE: i64 = 42;
+
+/// A lease that ended a second ago (ms).
+fn expired() -> i64 {
+    Timestamp::now().millis() - 1000
 }
 
 fn limits(f: impl FnOnce(&mut TaskLimits)) -> Options {
@@ -306,10 +317,16 @@ async fn a_task_left_running_is_interrupted_when_the_service_starts() {
             let user = users::insert(c, "alice", "Alice", None, false, false)?;
             let params = json!({ "area_code": "415", "quantity": 10 });
             let running = task_store::insert(c, user.id, "generate_numbers", &params, 10)?;
-            assert!(task_store::mark_running(c, running.id)?);
+            // Its node crashed: the lease ran out.
+            assert!(task_store::mark_running(
+                c,
+                running.id,
+                DEAD_NODE,
+                expired()
+            )?);
             task_store::set_progress(c, running.id, 40, 4, 10)?;
             let done = task_store::insert(c, user.id, "generate_numbers", &params, 10)?;
-            assert!(task_store::mark_running(c, done.id)?);
+            assert!(task_store::mark_running(c, done.id, DEAD_NODE, expired())?);
             let summary = json!({ "area_code": "415", "count": 10 });
             task_store::finish(
                 c,
@@ -391,4 +408,235 @@ async fn task_created_comes_before_anything_else_about_a_task() {
             "a frame about task {id:?} before its task_created: {f}"
         );
     }
+}
+
+// Several nodes over one database: here, two kits (each its own runner, node id and hub) over
+// one store.
+
+/// Polls a task until it has status `want`; fails the test after `within`, naming the status it
+/// had.
+async fn await_status(kit: &Kit, user: &User, id: i64, want: TaskStatus, within: Duration) -> Task {
+    let deadline = Instant::now() + within;
+    loop {
+        let t = kit.tasks.get(user, id).await.unwrap();
+        if t.status == want {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task {id} still {} after {within:?}, expected {want}",
+            t.status
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The node recorded in a task's row.
+async fn node_of(kit: &Kit, id: i64) -> Option<i64> {
+    kit.db
+        .call(move |c| Ok(c.query_row("SELECT node FROM tasks WHERE id = ?1", [id], |r| r.get(0))?))
+        .await
+        .unwrap()
+}
+
+/// Lets a kit's start-up scans for queued tasks (kicked at start) pass, so that a task queued
+/// afterwards is found only by the periodic scan. Not a wait for the outcome under test: on a
+/// slow machine the scans may still come later, which lets the test pass without polling, never
+/// fail with it.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// One slow task at a time per node (a pause of 50 ms after every 1000 numbers: 100 000 take
+/// over 5 s).
+fn one_slow_worker() -> Options {
+    limits(|l| {
+        l.workers = 1;
+        l.slowdown = Duration::from_millis(50);
+    })
+}
+
+#[tokio::test]
+async fn a_starting_node_interrupts_only_tasks_without_a_live_lease() {
+    let db = testkit::store();
+    let a = Kit::start(db.clone(), one_slow_worker()).await;
+    let alice = a.user("alice").await;
+    let mut ws = a.listen(Endpoint::Tasks, alice.id);
+    let live = a
+        .tasks
+        .start(&alice, generate("415", 100_000))
+        .await
+        .unwrap();
+    until_running(&mut ws, live.id).await;
+    // Left running by a node that died (its lease ran out), and by a version without leases.
+    let params = json!({ "area_code": "415", "quantity": 10 });
+    let (dead, legacy) = db
+        .call(move |c| {
+            let dead = task_store::insert(c, alice.id, "generate_numbers", &params, 10)?;
+            assert!(task_store::mark_running(c, dead.id, DEAD_NODE, expired())?);
+            let legacy = task_store::insert(c, alice.id, "generate_numbers", &params, 10)?;
+            c.execute(
+                "UPDATE tasks SET status = 'running', started_at = 0 WHERE id = ?1",
+                [legacy.id],
+            )?;
+            Ok((dead.id, legacy.id))
+        })
+        .await
+        .unwrap();
+
+    let b = Kit::start(db.clone(), Options::default()).await;
+    assert_eq!(
+        b.tasks.get(&alice, live.id).await.unwrap().status,
+        TaskStatus::Running
+    );
+    assert_eq!(
+        node_of(&b, live.id).await,
+        Some(a.tasks.shared.runner.node())
+    );
+    for id in [dead, legacy] {
+        let t = b.tasks.get(&alice, id).await.unwrap();
+        assert_eq!(t.status, TaskStatus::Interrupted, "task {id}");
+        assert!(t.finished_at.is_some());
+    }
+    // A's task is A's to end.
+    a.tasks.cancel(&alice, live.id).await.unwrap();
+    await_status(
+        &a,
+        &alice,
+        live.id,
+        TaskStatus::Cancelled,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cancel_through_another_node_stops_the_task_within_a_second() {
+    let db = testkit::store();
+    let a = Kit::start(db.clone(), one_slow_worker()).await;
+    let alice = a.user("alice").await;
+    let mut ws = a.listen(Endpoint::Tasks, alice.id);
+    let big = a
+        .tasks
+        .start(&alice, generate("415", 100_000))
+        .await
+        .unwrap();
+    until_running(&mut ws, big.id).await;
+    let b = Kit::start(db.clone(), Options::default()).await;
+
+    let asked = Instant::now();
+    assert_eq!(b.tasks.cancel(&alice, big.id).await.unwrap(), big.id);
+    // A's runner notices and ends it as a local cancel does, pushing to A's sockets.
+    let cancelled = ws.next_of("task_cancelled").await;
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(2), "stopped after {took:?}");
+    assert_eq!(cancelled["task"]["id"], big.id);
+    assert_eq!(cancelled["task"]["status"], "cancelled");
+    let processed = cancelled["task"]["processed"].as_i64().unwrap();
+    assert!(processed < 100_000, "stopped early: {processed}");
+    let partial = json_of(b.tasks.result(&alice, big.id, false, None).await.unwrap());
+    assert_eq!(
+        partial["numbers"].as_array().unwrap().len() as i64,
+        processed
+    );
+}
+
+#[tokio::test]
+async fn a_task_queued_on_a_full_node_runs_on_another() {
+    let db = testkit::store();
+    let a = Kit::start(db.clone(), one_slow_worker()).await;
+    let alice = a.user("alice").await;
+    let mut ws = a.listen(Endpoint::Tasks, alice.id);
+    let big = a
+        .tasks
+        .start(&alice, generate("415", 100_000))
+        .await
+        .unwrap();
+    until_running(&mut ws, big.id).await;
+    // B is up before the task is queued, so nothing kicks its scheduler: it finds the task by
+    // looking.
+    let b = Kit::start(db.clone(), Options::default()).await;
+    settle().await;
+    let small = a.tasks.start(&alice, generate("212", 3)).await.unwrap();
+    let done = await_status(
+        &b,
+        &alice,
+        small.id,
+        TaskStatus::Completed,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(done.processed, 3);
+    assert_eq!(
+        node_of(&b, small.id).await,
+        Some(b.tasks.shared.runner.node())
+    );
+    assert_eq!(
+        a.tasks.get(&alice, big.id).await.unwrap().status,
+        TaskStatus::Running
+    );
+    a.tasks.cancel(&alice, big.id).await.unwrap();
+    await_status(
+        &a,
+        &alice,
+        big.id,
+        TaskStatus::Cancelled,
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_task_queued_on_a_stopped_node_runs_on_another() {
+    let db = testkit::store();
+    let a = Kit::start(db.clone(), Options::default()).await;
+    let b = Kit::start(db.clone(), Options::default()).await;
+    a.tasks.stop();
+    settle().await;
+    let alice = a.user("alice").await;
+    let task = a.tasks.start(&alice, generate("415", 3)).await.unwrap();
+    await_status(
+        &b,
+        &alice,
+        task.id,
+        TaskStatus::Completed,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        node_of(&b, task.id).await,
+        Some(b.tasks.shared.runner.node())
+    );
+}
+
+/// Waits up to `runner::SWEEP_EVERY` (10 s) for the sweep.
+#[tokio::test]
+async fn a_dead_nodes_task_is_interrupted_by_the_sweep_and_its_owner_told() {
+    let kit = kit().await;
+    let alice = kit.user("alice").await;
+    let mut tasks_ws = kit.listen(Endpoint::Tasks, alice.id);
+    let mut notes_ws = kit.listen(Endpoint::Notifications, alice.id);
+    // A node that died after this one started: its lease ran out.
+    let params = json!({ "area_code": "415", "quantity": 10 });
+    let id = kit
+        .db
+        .call(move |c| {
+            let t = task_store::insert(c, alice.id, "generate_numbers", &params, 10)?;
+            assert!(task_store::mark_running(c, t.id, DEAD_NODE, expired())?);
+            task_store::set_progress(c, t.id, 40, 4, 10)?;
+            Ok(t.id)
+        })
+        .await
+        .unwrap();
+    let ended = tasks_ws.next_of("task_cancelled").await;
+    assert_eq!(ended["task"]["id"], id);
+    assert_eq!(ended["task"]["status"], "interrupted");
+    assert_eq!(ended["task"]["processed"], 4);
+    let note = notes_ws.next_of("notification").await;
+    assert_eq!(
+        note["notification"]["data"],
+        json!({ "task_id": id, "status": "interrupted", "kind": "generate_numbers" })
+    );
+    // Not restarted.
+    assert!(kit.tasks.active(&alice).await.unwrap().is_empty());
 }

@@ -870,3 +870,153 @@ async fn progress_is_pushed_at_most_ten_times_a_second() {
     assert!(progress.len() >= 2);
     assert_eq!(progress.last().unwrap()["progress"], 100);
 }
+
+/// One database for two servers: a fresh PostgreSQL database with `--features pg-tests`, else a
+/// SQLite file (`:memory:` is one database per server). The directory to remove, if any.
+async fn shared_db() -> (String, Option<std::path::PathBuf>) {
+    let db = fresh_db().await;
+    if db.starts_with("postgres") {
+        return (db, None);
+    }
+    let dir =
+        std::env::temp_dir().join(format!("hearth-nodes-{}-{}", std::process::id(), rand_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("tasks.db").to_str().unwrap().to_string();
+    (path, Some(dir))
+}
+
+/// Runs `sql` (returning one BIGINT) on the database behind the servers' backs, on either
+/// backend.
+async fn sql_value(db: &str, sql: String) -> i64 {
+    let db = db.to_string();
+    tokio::task::spawn_blocking(move || {
+        if db.starts_with("postgres") {
+            let mut c = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+            c.query_one(&sql, &[]).unwrap().get(0)
+        } else {
+            let db = hearth::db::Db::open(&db).unwrap();
+            let c = db.conn().unwrap();
+            c.query_row(&sql, [], |r| r.get(0)).unwrap()
+        }
+    })
+    .await
+    .unwrap()
+}
+
+/// Polls `GET /api/tasks/{id}` on `app` until the task has `status`; fails after `within`.
+async fn await_status(
+    app: &TestApp,
+    u: &TestUser,
+    id: i64,
+    status: &str,
+    within: Duration,
+) -> Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let t: Value = app
+            .get(&format!("/api/tasks/{id}"), Some(&u.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if t["task"]["status"] == status {
+            return t["task"].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task {id} not {status} after {within:?}: {t}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Two nodes over one database: a starting node leaves the other's running task alone but
+/// interrupts a dead node's; a task queued on a full node runs on the other; a cancel through
+/// the other node stops a task within a second or so.
+#[tokio::test]
+async fn two_nodes_share_the_tasks_table() {
+    let (db, dir) = shared_db().await;
+    let d = db.clone();
+    let a = spawn_app_with(move |c| {
+        c.db = d;
+        c.task_workers = 1;
+        // 100 pauses (one per 1000 numbers) of 100 ms: the big task runs for over 10 s, long
+        // enough to see its lease renewed.
+        c.task_slowdown = Duration::from_millis(100);
+    })
+    .await;
+    let u = a.register("nora").await;
+    let big = start_rest(
+        &a,
+        &u,
+        "generate_numbers",
+        json!({"area_code": "415", "quantity": 100000}),
+    )
+    .await;
+    let big = big["id"].as_i64().unwrap();
+    await_status(&a, &u, big, "running", Duration::from_secs(5)).await;
+    // A node that died a while ago left a task running; its lease has run out.
+    let expired = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 1000;
+    let dead = sql_value(
+        &db,
+        format!(
+            "INSERT INTO tasks (user_id, kind, params, status, progress, processed, total,
+                                created_at, started_at, node, lease_until)
+             VALUES ({}, 'generate_numbers', '{{\"area_code\":\"415\",\"quantity\":10}}',
+                     'running', 40, 4, 10, 0, 0, 42, {expired})
+             RETURNING id",
+            u.id
+        ),
+    )
+    .await;
+
+    let d = db.clone();
+    let b = spawn_app_with(move |c| c.db = d).await;
+    let t = await_status(&b, &u, dead, "interrupted", Duration::ZERO).await;
+    assert_eq!(t["processed"], 4);
+    await_status(&b, &u, big, "running", Duration::ZERO).await;
+
+    // A has no free slot: B runs the next task.
+    let small = start_rest(
+        &a,
+        &u,
+        "generate_numbers",
+        json!({"area_code": "212", "quantity": 3}),
+    )
+    .await;
+    let small = small["id"].as_i64().unwrap();
+    await_status(&a, &u, small, "completed", Duration::from_secs(5)).await;
+    await_status(&a, &u, big, "running", Duration::ZERO).await;
+
+    // A keeps renewing its lease while the task runs (every 5 s).
+    let lease = format!("SELECT lease_until FROM tasks WHERE id = {big}");
+    let first = sql_value(&db, lease.clone()).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sql_value(&db, lease.clone()).await <= first {
+        assert!(std::time::Instant::now() < deadline, "lease not renewed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Cancelled through B, stopped by A.
+    let asked = std::time::Instant::now();
+    let c = b
+        .post_empty(&format!("/api/tasks/{big}/cancel"), Some(&u.token))
+        .await;
+    assert_eq!(c.status(), 202);
+    let t = await_status(&a, &u, big, "cancelled", Duration::from_secs(3)).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "stopped in {:?}",
+        asked.elapsed()
+    );
+    assert!(t["processed"].as_i64().unwrap() < 100000, "{t}");
+    a.stop().await;
+    b.stop().await;
+    if let Some(dir) = dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

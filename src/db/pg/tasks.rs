@@ -71,7 +71,16 @@ pub fn insert(
 
 /// How many tasks of a user are `queued` or `running` (uses the partial index
 /// `tasks_user_active`).
+///
+/// First locks the user's row until the transaction ends (`FOR NO KEY UPDATE`, which does not
+/// block inserts that reference the user): under READ COMMITTED two concurrent starts would
+/// otherwise both count the same tasks and both insert, past `max_active_tasks_per_user`.
+/// SQLite serializes write transactions, so its count needs no lock.
 pub fn count_active(c: &mut PgTransaction<'_>, user_id: i64) -> AppResult<i64> {
+    c.query_opt(
+        "SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        &[&user_id],
+    )?;
     Ok(c.query_one(
         &format!("SELECT count(*) FROM tasks WHERE user_id = $1 AND {ACTIVE}"),
         &[&user_id],
@@ -114,26 +123,63 @@ pub fn active_of_user(c: &mut PgTransaction<'_>, user_id: i64) -> AppResult<Vec<
     rows.iter().map(from_row).collect()
 }
 
-/// Every queued task, oldest first.
-pub fn queued(c: &mut PgTransaction<'_>) -> AppResult<Vec<Task>> {
+/// The oldest `limit` queued tasks, oldest first.
+pub fn queued(c: &mut PgTransaction<'_>, limit: i64) -> AppResult<Vec<Task>> {
     let rows = c.query(
-        &format!("SELECT {COLUMNS} FROM tasks WHERE status = $1 ORDER BY id"),
-        &[&TaskStatus::Queued.as_str()],
+        &format!("SELECT {COLUMNS} FROM tasks WHERE status = $1 ORDER BY id LIMIT $2"),
+        &[&TaskStatus::Queued.as_str(), &limit],
     )?;
     rows.iter().map(from_row).collect()
 }
 
-/// Moves a queued task to running; `false` if it was no longer queued (cancelled meanwhile).
-pub fn mark_running(c: &mut PgTransaction<'_>, id: i64) -> AppResult<bool> {
+/// Moves a queued task to running on `node`, its lease held until `lease_until` (ms); `false`
+/// if it was no longer queued (cancelled meanwhile, or claimed by another node: the row lock
+/// makes the second of two concurrent claims re-check `status` and change nothing).
+pub fn mark_running(
+    c: &mut PgTransaction<'_>,
+    id: i64,
+    node: i64,
+    lease_until: i64,
+) -> AppResult<bool> {
     Ok(c.execute(
-        "UPDATE tasks SET status = $3, started_at = $2 WHERE id = $1 AND status = $4",
+        "UPDATE tasks SET status = $3, started_at = $2, node = $5, lease_until = $6
+         WHERE id = $1 AND status = $4",
         &[
             &id,
             &Timestamp::now().millis(),
             &TaskStatus::Running.as_str(),
             &TaskStatus::Queued.as_str(),
+            &node,
+            &lease_until,
         ],
     )? == 1)
+}
+
+/// Extends the leases of every task running on `node` to `lease_until` (ms); how many.
+pub fn renew_leases(c: &mut PgTransaction<'_>, node: i64, lease_until: i64) -> AppResult<usize> {
+    let n = c.execute(
+        "UPDATE tasks SET lease_until = $2 WHERE node = $1 AND status = $3",
+        &[&node, &lease_until, &TaskStatus::Running.as_str()],
+    )?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Asks whichever node runs the task to stop it; `false` if it is not running.
+pub fn request_cancel(c: &mut PgTransaction<'_>, id: i64) -> AppResult<bool> {
+    Ok(c.execute(
+        "UPDATE tasks SET cancel_requested = true WHERE id = $1 AND status = $2",
+        &[&id, &TaskStatus::Running.as_str()],
+    )? == 1)
+}
+
+/// The ids of tasks running on `node` whose cancel was requested (at most `limit`).
+pub fn cancel_requested(c: &mut PgTransaction<'_>, node: i64, limit: i64) -> AppResult<Vec<i64>> {
+    let rows = c.query(
+        "SELECT id FROM tasks WHERE node = $1 AND status = $2 AND cancel_requested
+         ORDER BY id LIMIT $3",
+        &[&node, &TaskStatus::Running.as_str(), &limit],
+    )?;
+    rows.iter().map(|r| Ok(r.try_get::<_, i64>(0)?)).collect()
 }
 
 /// Records progress.
@@ -194,16 +240,33 @@ pub fn cancel_queued(c: &mut PgTransaction<'_>, id: i64) -> AppResult<bool> {
     )? == 1)
 }
 
-/// At start: tasks left running by a previous process become `interrupted` (progress kept).
-/// Returns them, as they were before (still `running`), oldest first.
+/// Whether a running task's lease ended before `now` (ms) or it has none: what
+/// [`interrupt_expired`] would change (a read, so that idle sweeps write nothing).
+pub fn any_expired(c: &mut PgTransaction<'_>, now: i64) -> AppResult<bool> {
+    Ok(c.query_one(
+        "SELECT EXISTS (SELECT 1 FROM tasks
+                        WHERE status = $1 AND (lease_until IS NULL OR lease_until < $2))",
+        &[&TaskStatus::Running.as_str(), &now],
+    )?
+    .try_get(0)?)
+}
+
+/// Running tasks whose node is gone become `interrupted` (progress kept): those whose lease
+/// ended before `now` (ms), and those without one (left by a version without leases). At most
+/// `limit` of them, oldest first; returns them as they were before (still `running`).
 ///
 /// SQLite's writes are serialized, so its select-then-update sees one set of rows; here the
-/// select locks the rows it returns (`FOR UPDATE`) and the update changes exactly those, so the
-/// two still agree when another transaction starts a task in between.
-pub fn interrupt_running(c: &mut PgTransaction<'_>) -> AppResult<Vec<Task>> {
+/// select locks the rows it returns (`FOR UPDATE SKIP LOCKED`: rows another node is sweeping or
+/// renewing right now are left to it, or to the next sweep) and the update changes exactly
+/// those, so the two still agree when another transaction changes a task in between.
+pub fn interrupt_expired(c: &mut PgTransaction<'_>, now: i64, limit: i64) -> AppResult<Vec<Task>> {
     let rows = c.query(
-        &format!("SELECT {COLUMNS} FROM tasks WHERE status = $1 ORDER BY id FOR UPDATE"),
-        &[&TaskStatus::Running.as_str()],
+        &format!(
+            "SELECT {COLUMNS} FROM tasks
+             WHERE status = $1 AND (lease_until IS NULL OR lease_until < $2)
+             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
+        ),
+        &[&TaskStatus::Running.as_str(), &now, &limit],
     )?;
     let tasks: Vec<Task> = rows.iter().map(from_row).collect::<AppResult<_>>()?;
     let ids: Vec<i64> = tasks.iter().map(|t| t.id).collect();

@@ -249,11 +249,20 @@ impl TaskStore for PgTx<'_> {
     fn active_tasks_of_user(&self, user_id: i64) -> AppResult<Vec<Task>> {
         pg::tasks::active_of_user(&mut self.c(), user_id)
     }
-    fn queued_tasks(&self) -> AppResult<Vec<Task>> {
-        pg::tasks::queued(&mut self.c())
+    fn queued_tasks(&self, limit: i64) -> AppResult<Vec<Task>> {
+        pg::tasks::queued(&mut self.c(), limit)
     }
-    fn mark_task_running(&self, id: i64) -> AppResult<bool> {
-        pg::tasks::mark_running(&mut self.c(), id)
+    fn mark_task_running(&self, id: i64, node: i64, lease_until: i64) -> AppResult<bool> {
+        pg::tasks::mark_running(&mut self.c(), id, node, lease_until)
+    }
+    fn renew_task_leases(&self, node: i64, lease_until: i64) -> AppResult<usize> {
+        pg::tasks::renew_leases(&mut self.c(), node, lease_until)
+    }
+    fn request_task_cancel(&self, id: i64) -> AppResult<bool> {
+        pg::tasks::request_cancel(&mut self.c(), id)
+    }
+    fn cancel_requested_tasks(&self, node: i64, limit: i64) -> AppResult<Vec<i64>> {
+        pg::tasks::cancel_requested(&mut self.c(), node, limit)
     }
     fn set_task_progress(
         &self,
@@ -288,8 +297,11 @@ impl TaskStore for PgTx<'_> {
     fn cancel_queued_task(&self, id: i64) -> AppResult<bool> {
         pg::tasks::cancel_queued(&mut self.c(), id)
     }
-    fn interrupt_running_tasks(&self) -> AppResult<Vec<Task>> {
-        pg::tasks::interrupt_running(&mut self.c())
+    fn any_expired_tasks(&self, now: i64) -> AppResult<bool> {
+        pg::tasks::any_expired(&mut self.c(), now)
+    }
+    fn interrupt_expired_tasks(&self, now: i64, limit: i64) -> AppResult<Vec<Task>> {
+        pg::tasks::interrupt_expired(&mut self.c(), now, limit)
     }
     fn task_result(&self, id: i64) -> AppResult<Option<Value>> {
         pg::tasks::result(&mut self.c(), id)

@@ -244,11 +244,20 @@ impl TaskStore for SqliteTx<'_> {
     fn active_tasks_of_user(&self, user_id: i64) -> AppResult<Vec<Task>> {
         tasks::active_of_user(self.0, user_id)
     }
-    fn queued_tasks(&self) -> AppResult<Vec<Task>> {
-        tasks::queued(self.0)
+    fn queued_tasks(&self, limit: i64) -> AppResult<Vec<Task>> {
+        tasks::queued(self.0, limit)
     }
-    fn mark_task_running(&self, id: i64) -> AppResult<bool> {
-        tasks::mark_running(self.0, id)
+    fn mark_task_running(&self, id: i64, node: i64, lease_until: i64) -> AppResult<bool> {
+        tasks::mark_running(self.0, id, node, lease_until)
+    }
+    fn renew_task_leases(&self, node: i64, lease_until: i64) -> AppResult<usize> {
+        tasks::renew_leases(self.0, node, lease_until)
+    }
+    fn request_task_cancel(&self, id: i64) -> AppResult<bool> {
+        tasks::request_cancel(self.0, id)
+    }
+    fn cancel_requested_tasks(&self, node: i64, limit: i64) -> AppResult<Vec<i64>> {
+        tasks::cancel_requested(self.0, node, limit)
     }
     fn set_task_progress(
         &self,
@@ -276,8 +285,11 @@ impl TaskStore for SqliteTx<'_> {
     fn cancel_queued_task(&self, id: i64) -> AppResult<bool> {
         tasks::cancel_queued(self.0, id)
     }
-    fn interrupt_running_tasks(&self) -> AppResult<Vec<Task>> {
-        tasks::interrupt_running(self.0)
+    fn any_expired_tasks(&self, now: i64) -> AppResult<bool> {
+        tasks::any_expired(self.0, now)
+    }
+    fn interrupt_expired_tasks(&self, now: i64, limit: i64) -> AppResult<Vec<Task>> {
+        tasks::interrupt_expired(self.0, now, limit)
     }
     fn task_result(&self, id: i64) -> AppResult<Option<Value>> {
         tasks::result(self.0, id)

@@ -236,12 +236,25 @@ pub trait TaskStore {
     /// A user's queued and running tasks, oldest first. SQLite: [`tasks::active_of_user`](crate::db::tasks::active_of_user).
     fn active_tasks_of_user(&self, user_id: i64) -> AppResult<Vec<Task>>;
 
-    /// Every queued task, oldest first. SQLite: [`tasks::queued`](crate::db::tasks::queued).
-    fn queued_tasks(&self) -> AppResult<Vec<Task>>;
+    /// The oldest `limit` queued tasks, oldest first. SQLite: [`tasks::queued`](crate::db::tasks::queued).
+    fn queued_tasks(&self, limit: i64) -> AppResult<Vec<Task>>;
 
-    /// Moves a queued task to running; `false` if it was no longer queued.
+    /// Moves a queued task to running on `node` with its lease until `lease_until` (ms);
+    /// `false` if it was no longer queued (cancelled, or claimed by another node).
     /// SQLite: [`tasks::mark_running`](crate::db::tasks::mark_running).
-    fn mark_task_running(&self, id: i64) -> AppResult<bool>;
+    fn mark_task_running(&self, id: i64, node: i64, lease_until: i64) -> AppResult<bool>;
+
+    /// Extends the leases of the tasks running on `node` to `lease_until` (ms); how many.
+    /// SQLite: [`tasks::renew_leases`](crate::db::tasks::renew_leases).
+    fn renew_task_leases(&self, node: i64, lease_until: i64) -> AppResult<usize>;
+
+    /// Asks the node running a task to stop it; `false` if it is not running.
+    /// SQLite: [`tasks::request_cancel`](crate::db::tasks::request_cancel).
+    fn request_task_cancel(&self, id: i64) -> AppResult<bool>;
+
+    /// The ids of tasks running on `node` whose cancel was requested (at most `limit`).
+    /// SQLite: [`tasks::cancel_requested`](crate::db::tasks::cancel_requested).
+    fn cancel_requested_tasks(&self, node: i64, limit: i64) -> AppResult<Vec<i64>>;
 
     /// Records a task's progress. SQLite: [`tasks::set_progress`](crate::db::tasks::set_progress).
     fn set_task_progress(
@@ -270,9 +283,14 @@ pub trait TaskStore {
     /// SQLite: [`tasks::cancel_queued`](crate::db::tasks::cancel_queued).
     fn cancel_queued_task(&self, id: i64) -> AppResult<bool>;
 
-    /// At start: tasks left running by a previous process become `interrupted` (progress
-    /// kept); returns them. SQLite: [`tasks::interrupt_running`](crate::db::tasks::interrupt_running).
-    fn interrupt_running_tasks(&self) -> AppResult<Vec<Task>>;
+    /// Whether a running task's lease ended before `now` (ms) or it has none (a read).
+    /// SQLite: [`tasks::any_expired`](crate::db::tasks::any_expired).
+    fn any_expired_tasks(&self, now: i64) -> AppResult<bool>;
+
+    /// Running tasks whose lease ended before `now` (ms) or that have none (their node is
+    /// gone) become `interrupted` (progress kept), at most `limit`; returns them as they were.
+    /// SQLite: [`tasks::interrupt_expired`](crate::db::tasks::interrupt_expired).
+    fn interrupt_expired_tasks(&self, now: i64, limit: i64) -> AppResult<Vec<Task>>;
 
     /// A task's stored full result. SQLite: [`tasks::result`](crate::db::tasks::result).
     fn task_result(&self, id: i64) -> AppResult<Option<Value>>;
