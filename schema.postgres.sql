@@ -129,3 +129,15 @@ CREATE TABLE IF NOT EXISTS events (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_created ON events(created_at);
+
+-- Window quotas shared by every node, kept across restarts (src/quota.rs): failed logins per
+-- username, registrations and new support guests per client address. Rows whose window ended
+-- are deleted a few at a time by later attempts of the same scope.
+CREATE TABLE IF NOT EXISTS quotas (
+    scope        TEXT   NOT NULL,
+    key          TEXT   NOT NULL,
+    window_start BIGINT NOT NULL,
+    count        BIGINT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS quotas_window ON quotas(scope, window_start);
