@@ -150,3 +150,15 @@ CREATE TABLE IF NOT EXISTS sockets (
     PRIMARY KEY (node, conn_id)
 );
 CREATE INDEX IF NOT EXISTS sockets_user ON sockets(user_id);
+
+-- Window quotas shared by every node, kept across restarts (src/quota.rs): failed logins per
+-- username, registrations and new support guests per client address. Rows whose window ended
+-- are deleted a few at a time by later attempts of the same scope.
+CREATE TABLE IF NOT EXISTS quotas (
+    scope        TEXT   NOT NULL,
+    key          TEXT   NOT NULL,
+    window_start BIGINT NOT NULL,
+    count        BIGINT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS quotas_window ON quotas(scope, window_start);

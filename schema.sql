@@ -146,3 +146,16 @@ CREATE TABLE IF NOT EXISTS sockets (
     PRIMARY KEY (node, conn_id)
 );
 CREATE INDEX IF NOT EXISTS sockets_user ON sockets(user_id);
+
+-- Window quotas shared by every process on this database, kept across restarts (src/quota.rs):
+-- failed logins per username, registrations and new support guests per client address. A
+-- window starts with a key's first attempt; rows whose window ended are deleted a few at a time
+-- by later attempts of the same scope.
+CREATE TABLE IF NOT EXISTS quotas (
+    scope        TEXT    NOT NULL,                    -- 'login', 'register', 'guest'
+    key          TEXT    NOT NULL,                    -- normalised: lower-case, at most 64 chars
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX IF NOT EXISTS quotas_window ON quotas(scope, window_start);

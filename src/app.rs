@@ -11,7 +11,7 @@ use crate::hub::{Bus, ClusterHub, Hub, LocalHub};
 use crate::metrics::Metrics;
 use crate::notifications::Notifications;
 use crate::presence::Presence;
-use crate::rate::Throttle;
+use crate::quota::Quota;
 use crate::rate::UserBuckets;
 use crate::support::Support;
 use crate::tasks::{TaskLimits, Tasks};
@@ -60,12 +60,25 @@ impl AppState {
             config.argon2_memory_kib,
         )
         .map_err(|e| crate::error::AppError::Internal(format!("hashing pool: {e}")))?;
+        // The account quotas, in the database (shared by every node, kept across restarts).
+        let logins = Quota::new(
+            store.clone(),
+            "login",
+            config.login_max_failures,
+            config.login_window,
+        );
+        let register = logins.with_scope(
+            "register",
+            config.register_max_per_window,
+            config.register_window,
+        );
+        let guests = logins.with_scope("guest", config.guest_max_per_window, config.guest_window);
         let auth = Auth::start(
             store.clone(),
             hub.clone(),
             hasher,
-            Throttle::new(config.login_max_failures, config.login_window),
-            Throttle::new(config.register_max_per_window, config.register_window),
+            logins,
+            register,
             AuthSettings {
                 registration_open: config.registration_open,
                 token_ttl: config.token_ttl,
@@ -82,12 +95,7 @@ impl AppState {
             presence.clone(),
         )
         .await?;
-        let support = Support::new(
-            chat.clone(),
-            store.clone(),
-            config.guest_max_per_window,
-            config.guest_window,
-        );
+        let support = Support::new(chat.clone(), store.clone(), guests);
         let tasks = Tasks::start_service(
             store.clone(),
             hub.clone(),

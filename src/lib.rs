@@ -20,6 +20,7 @@ pub mod notifications;
 pub mod ops;
 pub mod presence;
 pub mod protocol;
+pub mod quota;
 pub mod rate;
 pub mod support;
 pub mod tasks;

@@ -118,12 +118,13 @@ impl Kit {
         )
         .await
         .expect("chat service");
-        let support = Support::new(
-            chat.clone(),
+        let guests = crate::quota::Quota::new(
             store.clone(),
+            "guest",
             options.guests_per_window,
             options.guest_window,
         );
+        let support = Support::new(chat.clone(), store.clone(), guests);
         let tasks = Tasks::start_service(
             store.clone(),
             hub.clone(),

@@ -15,7 +15,7 @@ use crate::db::users::User;
 use crate::error::{AppError, AppResult};
 use crate::hub::Hub;
 use crate::protocol::Close;
-use crate::rate::Throttle;
+use crate::quota::Quota;
 use crate::time::Timestamp;
 pub use forms::{
     parse_display_name, LoginRequest, RegisterRequest, SessionGrant, TicketGrant, TokenGrant,
@@ -97,15 +97,16 @@ pub struct AuthSettings {
 }
 
 /// The account service: a cheap `Clone` holding the database, the hub (to close a revoked
-/// token's sockets), the hashing pool and the throttles.
+/// token's sockets), the hashing pool and the quotas (kept in the database, see
+/// [`crate::quota`]).
 #[derive(Clone)]
 pub struct Auth {
     store: Store,
     hub: Arc<dyn Hub>,
     hasher: Arc<Hasher>,
     dummy_hash: Arc<str>,
-    logins: Arc<Throttle>,
-    register: Arc<Throttle>,
+    logins: Quota,
+    register: Quota,
     settings: Arc<AuthSettings>,
 }
 
@@ -153,14 +154,14 @@ pub fn create_user_blocking(
 
 impl Auth {
     /// The account service. `logins` limits failed logins per username, `register`
-    /// registrations per client address. Computes the dummy hash that unknown usernames are
-    /// checked against, in the hashing pool.
+    /// registrations per client address (both in the database, shared by every node).
+    /// Computes the dummy hash that unknown usernames are checked against, in the hashing pool.
     pub async fn start(
         store: Store,
         hub: Arc<dyn Hub>,
         hasher: Hasher,
-        logins: Throttle,
-        register: Throttle,
+        logins: Quota,
+        register: Quota,
         settings: AuthSettings,
     ) -> AppResult<Auth> {
         let dummy_hash = hasher.hash(password::DUMMY_PASSWORD.into()).await?;
@@ -169,8 +170,8 @@ impl Auth {
             hub,
             hasher: Arc::new(hasher),
             dummy_hash: dummy_hash.into(),
-            logins: Arc::new(logins),
-            register: Arc::new(register),
+            logins,
+            register,
             settings: Arc::new(settings),
         })
     }
@@ -199,6 +200,7 @@ impl Auth {
         let key = peer.unwrap_or("unknown");
         self.register
             .try_acquire(key)
+            .await?
             .map_err(|wait| AppError::RateLimited {
                 message: "too many registrations from this address; try again later".into(),
                 retry_after: wait,
@@ -207,7 +209,7 @@ impl Auth {
             Ok(hash) => hash,
             Err(e) => {
                 // Nothing was registered (the pool was busy): the attempt does not count.
-                self.register.release(key);
+                self.register.release(key).await;
                 return Err(e);
             }
         };
@@ -226,20 +228,23 @@ impl Auth {
             })
             .await;
         if let Err(AppError::Internal(_)) = result {
-            self.register.release(key);
+            self.register.release(key).await;
         }
         result
     }
 
     /// Signs in. Unknown users and wrong passwords get the same answer, in about the same time.
     /// Every attempt is counted per username before its password is checked, so at most
-    /// `login_max_failures` passwords are checked per window however many arrive at once. No
-    /// database connection is held while hashing: one short lookup, the check in the hashing pool,
-    /// then one short write for the token.
+    /// `login_max_failures` passwords are checked per window however many arrive at once, on
+    /// every node sharing the database (the count is kept there, see [`crate::quota`]). No
+    /// database connection is held while hashing: one short write that counts the attempt, one
+    /// short lookup, the check in the hashing pool, then (on success) one short write that
+    /// clears the count and one for the token.
     pub async fn login(&self, req: LoginRequest) -> AppResult<SessionGrant> {
         let key = req.username.clone();
         self.logins
             .try_acquire(&key)
+            .await?
             .map_err(|wait| AppError::RateLimited {
                 message: "too many failed logins for this username; try again later".into(),
                 retry_after: wait,
@@ -254,11 +259,11 @@ impl Auth {
             }
             // Never checked (pool busy, storage error): the attempt does not count.
             Err(e) => {
-                self.logins.release(&key);
+                self.logins.release(&key).await;
                 return Err(e);
             }
         };
-        self.logins.clear(&key);
+        self.logins.clear(&key).await?;
         let ttl = self.settings.token_ttl;
         let user_id = user.id;
         let (token, expires_at) = self

@@ -12,6 +12,7 @@ pub mod events;
 pub mod health;
 pub mod notifications;
 pub mod pg;
+pub mod quotas;
 pub mod sockets;
 pub mod store;
 pub mod tasks;

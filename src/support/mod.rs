@@ -12,16 +12,14 @@ use crate::error::{AppError, AppResult};
 use crate::hub::{Audience, Endpoint, Target};
 use crate::protocol::chat::{GetMessages, MarkRead, MessagePage, ReadMarked, SendMessage};
 use crate::protocol::{Close, ServerMsg};
-use crate::rate::Throttle;
-use std::sync::Arc;
-use std::time::Duration;
+use crate::quota::Quota;
 
-/// The support service: a cheap `Clone` over the chat service and the guest throttle.
+/// The support service: a cheap `Clone` over the chat service and the guest quota.
 #[derive(Clone)]
 pub struct Support {
     chat: Chat,
     store: Store,
-    guests: Arc<Throttle>,
+    guests: Quota,
 }
 
 fn visitor(user: &User) -> Actor {
@@ -40,12 +38,13 @@ fn require_staff(actor: &Actor) -> AppResult<()> {
 }
 
 impl Support {
-    /// The support service over `chat`; `guests` limits new visitors per client address.
-    pub fn new(chat: Chat, store: Store, guests_per_window: u32, window: Duration) -> Support {
+    /// The support service over `chat`; `guests` limits new visitors per client address (in
+    /// the database, shared by every node: see [`crate::quota`]).
+    pub fn new(chat: Chat, store: Store, guests: Quota) -> Support {
         Support {
             chat,
             store,
-            guests: Arc::new(Throttle::new(guests_per_window, window)),
+            guests,
         }
     }
 
@@ -55,6 +54,7 @@ impl Support {
         let key = peer.unwrap_or("unknown");
         self.guests
             .try_acquire(key)
+            .await?
             .map_err(|wait| AppError::RateLimited {
                 message: "too many new visitors from this address".into(),
                 retry_after: wait,
@@ -82,7 +82,7 @@ impl Support {
             .await;
         if created.is_err() {
             // No visitor was made: the attempt does not count against the address.
-            self.guests.release(key);
+            self.guests.release(key).await;
         }
         created
     }

@@ -263,3 +263,66 @@ async fn rooms_per_hour_are_limited_over_both_transports() {
     assert_eq!(groups, Some(PER_HOUR as usize));
     app.stop().await;
 }
+
+async fn login(app: &TestApp, password: &str) -> reqwest::Response {
+    app.post(
+        "/api/auth/login",
+        None,
+        json!({"username": "ivy", "password": password}),
+    )
+    .await
+}
+
+/// Issue 12, point 7: the failed-login count is kept in the database, so a restart (or another
+/// node on the same database) does not hand a password guesser a fresh allowance.
+#[tokio::test]
+async fn failed_login_limit_survives_a_restart_on_the_same_database() {
+    const MAX: u32 = 3;
+    // A database that outlives the server: a fresh PostgreSQL database with `pg-tests`, else a
+    // SQLite file.
+    let dir = std::env::temp_dir().join(format!(
+        "hearth-quota-restart-{}-{}",
+        std::process::id(),
+        rand_id()
+    ));
+    let db = if cfg!(feature = "pg-tests") {
+        fresh_db().await
+    } else {
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("quotas.db").to_str().unwrap().to_string()
+    };
+    let d = db.clone();
+    let app = spawn_app_with(move |c| {
+        c.db = d;
+        c.login_max_failures = MAX;
+    })
+    .await;
+    app.register("ivy").await;
+    for i in 0..MAX {
+        let r = login(&app, &format!("wrong-{i}")).await;
+        expect_error(r, 401, "unauthenticated").await;
+    }
+    app.stop().await;
+
+    let d = db.clone();
+    let app = spawn_app_with(move |c| {
+        c.db = d;
+        c.login_max_failures = MAX;
+    })
+    .await;
+    // Even the right password is not checked: the window has not ended.
+    let r = login(&app, "password123").await;
+    let (after, body) = expect_rate_limited(r).await;
+    assert!(after > 1, "most of the window is left: {after}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too many failed logins"),
+        "{body}"
+    );
+    // Another username is not held back.
+    app.register("jay").await;
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod chat;
 pub mod events;
 pub mod notifications;
+pub mod quotas;
 pub mod sockets;
 pub mod tasks;
 pub mod tokens;

@@ -21,6 +21,7 @@ mod traits;
 
 pub use postgres::PgTx;
 pub use sqlite::SqliteTx;
+pub use traits::QuotaStore;
 pub use traits::{
     AdminStore, ChatStore, EventStore, NotificationStore, SocketStore, TaskStore, TokenStore, Tx,
     UserStore,

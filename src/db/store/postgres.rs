@@ -407,6 +407,22 @@ impl SocketStore for PgTx<'_> {
     }
 }
 
+impl super::traits::QuotaStore for PgTx<'_> {
+    fn quota_acquire(
+        &self,
+        scope: &str,
+        key: &str,
+        limit: i64,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> AppResult<Option<i64>> {
+        pg::quotas::acquire(&mut self.c(), scope, key, limit, window_ms, now_ms)
+    }
+    fn quota_release(&self, scope: &str, key: &str, all: bool) -> AppResult<()> {
+        pg::quotas::release(&mut self.c(), scope, key, all)
+    }
+}
+
 /// The PostgreSQL backend: a pooled connection per job, every job in a transaction (read
 /// committed), committed when it returns `Ok`.
 pub(super) struct PgBackend {

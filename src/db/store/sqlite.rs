@@ -395,6 +395,22 @@ impl SocketStore for SqliteTx<'_> {
     }
 }
 
+impl super::traits::QuotaStore for SqliteTx<'_> {
+    fn quota_acquire(
+        &self,
+        scope: &str,
+        key: &str,
+        limit: i64,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> AppResult<Option<i64>> {
+        crate::db::quotas::acquire(self.0, scope, key, limit, window_ms, now_ms)
+    }
+    fn quota_release(&self, scope: &str, key: &str, all: bool) -> AppResult<()> {
+        crate::db::quotas::release(self.0, scope, key, all)
+    }
+}
+
 /// The SQLite backend: a pooled connection per job, [`crate::db::write_tx`] for writes.
 pub(super) struct SqliteBackend {
     pub(super) db: Db,

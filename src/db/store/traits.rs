@@ -409,6 +409,7 @@ pub trait Tx:
     + AdminStore
     + EventStore
     + SocketStore
+    + QuotaStore
 {
 }
 
@@ -421,6 +422,27 @@ impl<T> Tx for T where
         + AdminStore
         + EventStore
         + SocketStore
+        + QuotaStore
         + ?Sized
 {
+}
+
+/// Window quotas (table `quotas`): a count per `(scope, key)` in a fixed window that starts with
+/// the key's first attempt, shared by every process on the database (see [`crate::quota`]).
+pub trait QuotaStore {
+    /// Counts an attempt if it is allowed at `now_ms`: `None` when counted, `Some(ms)` when
+    /// refused (`ms` until the key's window ends). Atomic only inside a write transaction.
+    /// SQLite: [`quotas::acquire`](crate::db::quotas::acquire).
+    fn quota_acquire(
+        &self,
+        scope: &str,
+        key: &str,
+        limit: i64,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> AppResult<Option<i64>>;
+
+    /// Gives back one counted attempt (`all`: every one); a key left with none is forgotten.
+    /// SQLite: [`quotas::release`](crate::db::quotas::release).
+    fn quota_release(&self, scope: &str, key: &str, all: bool) -> AppResult<()>;
 }
