@@ -486,10 +486,15 @@ async fn a_bus_outage_and_a_killed_node_lose_and_duplicate_nothing() {
         acked
     });
     // Carol's own socket sees her messages arrive, then the node dies under her.
+    // (Node 2's follower may still be publishing bob's earlier messages: count carol's own.)
     let mut last_seen = 0;
-    for _ in 0..30 {
+    let mut own = 0;
+    while own < 30 {
         let f = carol_ws.next_of("message").await;
         last_seen = f["message"]["id"].as_i64().unwrap();
+        if f["message"]["sender"]["id"] == carol.id {
+            own += 1;
+        }
     }
     c.nodes[2].kill();
     let load_acked = load.await.unwrap();
@@ -674,7 +679,8 @@ async fn presence_counts_the_sockets_of_every_node() {
     loop {
         let f = bob_ws.next().await;
         assert!(
-            !(f["type"] == "presence" && f["user_id"] == alice.id),
+            // (A second "online" is harmless: node 2 may look after node 1 forgot its socket.)
+            !(f["type"] == "presence" && f["user_id"] == alice.id && f["online"] == false),
             "alice announced offline while online on node 2: {f}"
         );
         if f["type"] == "message" {
