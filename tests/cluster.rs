@@ -125,6 +125,32 @@ impl Cluster {
         r.json::<Value>().await.unwrap()["message"].clone()
     }
 
+    /// Sends `n` messages (`"{tag} {i}"`, client ids `"{tag}{i}"`) on node `node`; returns
+    /// their ids.
+    async fn send_many(
+        &self,
+        node: usize,
+        token: &str,
+        room: i64,
+        tag: &str,
+        n: usize,
+    ) -> Vec<i64> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let m = self
+                .send(
+                    node,
+                    token,
+                    room,
+                    &format!("{tag} {i}"),
+                    &format!("{tag}{i}"),
+                )
+                .await;
+            ids.push(m["id"].as_i64().unwrap());
+        }
+        ids
+    }
+
     async fn health(&self, n: usize) -> (u16, Value) {
         let r = self
             .http
@@ -421,40 +447,13 @@ async fn a_bus_outage_and_a_killed_node_lose_and_duplicate_nothing() {
     // Point 5: the bus goes down while bob sends on node 1; node 0's socket still gets every
     // message (from the log), once, in order, without reconnecting; health says so, with 200.
     let mut acked = HashSet::new();
-    for i in 0..20 {
-        let m = c
-            .send(
-                1,
-                &bob.token,
-                room,
-                &format!("before {i}"),
-                &format!("b{i}"),
-            )
-            .await;
-        acked.insert(m["id"].as_i64().unwrap());
-    }
+    acked.extend(c.send_many(1, &bob.token, room, "before", 20).await);
     c.nats.stop();
     c.bus_becomes(1, "down").await;
-    for i in 0..40 {
-        let m = c
-            .send(
-                1,
-                &bob.token,
-                room,
-                &format!("during {i}"),
-                &format!("d{i}"),
-            )
-            .await;
-        acked.insert(m["id"].as_i64().unwrap());
-    }
+    acked.extend(c.send_many(1, &bob.token, room, "during", 40).await);
     // A moment's blocking on a test worker thread: the other one keeps the sockets read.
     c.nats.resume();
-    for i in 0..20 {
-        let m = c
-            .send(1, &bob.token, room, &format!("after {i}"), &format!("a{i}"))
-            .await;
-        acked.insert(m["id"].as_i64().unwrap());
-    }
+    acked.extend(c.send_many(1, &bob.token, room, "after", 20).await);
     c.bus_becomes(0, "ok").await;
     c.bus_becomes(1, "ok").await;
     let got = alice_ws.messages_until(&acked, "alice on node 0").await;
