@@ -151,6 +151,19 @@ impl Cluster {
         ids
     }
 
+    /// `GET path` on node `n` with a bearer token, as JSON.
+    async fn get(&self, n: usize, path: &str, token: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base(n)))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn health(&self, n: usize) -> (u16, Value) {
         let r = self
             .http
@@ -342,16 +355,7 @@ async fn three_nodes_behave_as_one_server() {
         assert_eq!(got.len(), 180, "{who}");
     }
     // And sync (a resume cursor) agrees with the pushes.
-    let page: Value = c
-        .http
-        .get(format!("{}/api/sync?after=0&limit=100", c.base(2)))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = c.get(2, "/api/sync?after=0&limit=100", &alice.token).await;
     let ids: Vec<i64> = page["messages"]
         .as_array()
         .unwrap()
@@ -511,16 +515,13 @@ async fn a_bus_outage_and_a_killed_node_lose_and_duplicate_nothing() {
     let mut resumed: BTreeMap<i64, Value> = BTreeMap::new();
     let mut after = last_seen;
     loop {
-        let page: Value = c
-            .http
-            .get(format!("{}/api/sync?after={after}&limit=100", c.base(0)))
-            .bearer_auth(&carol.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = c
+            .get(
+                0,
+                &format!("/api/sync?after={after}&limit=100"),
+                &carol.token,
+            )
+            .await;
         for m in page["messages"].as_array().unwrap() {
             let id = m["id"].as_i64().unwrap();
             assert!(resumed.insert(id, m.clone()).is_none(), "{id} twice");
@@ -686,16 +687,9 @@ async fn presence_counts_the_sockets_of_every_node() {
             break;
         }
     }
-    let members: Value = c
-        .http
-        .get(format!("{}/api/rooms/{room}/members", c.base(0)))
-        .bearer_auth(&bob.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members = c
+        .get(0, &format!("/api/rooms/{room}/members"), &bob.token)
+        .await;
     let a = members["members"]
         .as_array()
         .unwrap()

@@ -56,3 +56,27 @@ pub fn prune(conn: &Connection, before: Timestamp) -> AppResult<usize> {
         [before.millis()],
     )?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    #[test]
+    fn events_come_back_in_order_after_a_cursor_and_are_pruned() {
+        let db = Db::open(":memory:").unwrap();
+        let c = db.conn().unwrap();
+        assert_eq!(latest(&c).unwrap(), 0);
+        insert(&c, 7, &["a".into(), "b".into()]).unwrap();
+        insert(&c, 8, &["c".into()]).unwrap();
+        let all = after(&c, 0, 10).unwrap();
+        let bodies: Vec<_> = all.iter().map(|e| (e.node, e.body.as_str())).collect();
+        assert_eq!(bodies, [(7, "a"), (7, "b"), (8, "c")]);
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+        assert_eq!(latest(&c).unwrap(), all[2].id);
+        assert_eq!(after(&c, all[0].id, 1).unwrap()[0].body, "b");
+        let later = Timestamp::from_millis(Timestamp::now().millis() + 1000);
+        assert_eq!(prune(&c, later).unwrap(), 3);
+        assert!(after(&c, 0, 10).unwrap().is_empty());
+    }
+}

@@ -83,3 +83,31 @@ pub fn prune(conn: &Connection, before: i64) -> AppResult<usize> {
     )?;
     Ok(conn.execute("DELETE FROM nodes WHERE seen_at < ?1", [before])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    #[test]
+    fn the_cap_counts_live_nodes_only_and_presence_looks_elsewhere() {
+        let db = Db::open(":memory:").unwrap();
+        let c = db.conn().unwrap();
+        heartbeat(&c, 1, 1_000).unwrap();
+        heartbeat(&c, 2, 1_000).unwrap();
+        // User 5: two sockets (cap 2) on two nodes; a third is refused.
+        assert!(admit(&c, 1, 10, 5, true, 2, 0).unwrap());
+        assert!(admit(&c, 2, 20, 5, false, 2, 0).unwrap());
+        assert!(!admit(&c, 2, 21, 5, true, 2, 0).unwrap());
+        // Node 2's chat-less socket is not presence; node 1's chat socket is, seen from node 2.
+        assert_eq!(chat_elsewhere(&c, &[5, 6], 2, 0).unwrap(), [5]);
+        assert!(chat_elsewhere(&c, &[5], 1, 0).unwrap().is_empty());
+        // Node 1 goes quiet: its socket stops counting, and is pruned with it.
+        heartbeat(&c, 2, 5_000).unwrap();
+        assert!(admit(&c, 2, 21, 5, true, 2, 2_000).unwrap());
+        assert!(chat_elsewhere(&c, &[5], 2, 2_000).unwrap().is_empty());
+        assert_eq!(prune(&c, 2_000).unwrap(), 1);
+        remove(&c, 2, 21).unwrap();
+        assert!(admit(&c, 2, 22, 5, true, 2, 2_000).unwrap());
+    }
+}
